@@ -1,0 +1,1 @@
+//! session-cached-db (in progress).

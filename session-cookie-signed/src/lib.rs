@@ -1,0 +1,1 @@
+//! session-cookie-signed (in progress).

@@ -1,0 +1,68 @@
+//! Session keys: generation and validation exactly as Django does them.
+
+use rand::Rng;
+use rand::rngs::OsRng;
+
+/// The 36 characters session keys are made of (lowercase so case-insensitive file systems
+/// are safe).
+pub const KEY_ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Length of a generated key (≈ 165 bits of entropy).
+pub const KEY_LENGTH: usize = 32;
+
+/// Shortest key Django accepts; anything shorter (or empty) means "no key".
+pub const MIN_KEY_LENGTH: usize = 8;
+
+/// A fresh key: 32 characters drawn uniformly from [`KEY_ALPHABET`] by the OS CSPRNG.
+///
+/// ```
+/// let key = session_core::key::generate_key();
+/// assert_eq!(key.len(), 32);
+/// assert!(session_core::key::is_file_safe(&key));
+/// ```
+pub fn generate_key() -> String {
+    let mut rng = OsRng;
+    (0..KEY_LENGTH)
+        .map(|_| char::from(KEY_ALPHABET[rng.gen_range(0..KEY_ALPHABET.len())]))
+        .collect()
+}
+
+/// Django's check on every key assignment: at least 8 characters (Python counts code points).
+pub fn is_valid_key(key: &str) -> bool {
+    key.chars().count() >= MIN_KEY_LENGTH
+}
+
+/// The key to keep for a raw cookie value: `None` when Django would treat it as no key.
+pub fn validated_key(raw: Option<&str>) -> Option<String> {
+    raw.filter(|k| is_valid_key(k)).map(str::to_owned)
+}
+
+/// Whether every character is in [`KEY_ALPHABET`] — the file engine's guard that keeps a key
+/// from naming a path outside its directory (Django's `InvalidSessionKey`).
+pub fn is_file_safe(key: &str) -> bool {
+    key.bytes().all(|b| KEY_ALPHABET.contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_differ_and_use_the_alphabet() {
+        let a = generate_key();
+        let b = generate_key();
+        assert_ne!(a, b);
+        assert!(is_valid_key(&a) && is_file_safe(&a));
+    }
+
+    #[test]
+    fn all_alphabet_characters_appear() {
+        let mut seen = [false; 36];
+        for _ in 0..200 {
+            for b in generate_key().bytes() {
+                seen[KEY_ALPHABET.iter().position(|c| *c == b).unwrap()] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+}

@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+pub mod codec;
+pub mod error;
+pub mod expiry;
+pub mod key;
+pub mod memory;
+pub mod session;
+pub mod settings;
+pub mod store;
+pub mod value;
+
+pub use codec::{Secret, Signer};
+pub use error::{ConfigError, DecodeError, Error};
+pub use expiry::{Clock, Expiry, ManualClock, StoredExpiry, SystemClock};
+pub use session::{Session, SessionConfig};
+pub use settings::{CookieSettings, Engine, Settings};
+pub use store::{DynSessionStore, Record, SessionStore};
+pub use value::{Map, Value};

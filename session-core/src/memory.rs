@@ -1,0 +1,126 @@
+//! An in-process reference engine: the conformance suite's baseline and a test double for
+//! applications.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Error;
+use crate::expiry::{Clock, SystemClock};
+use crate::store::{Record, SessionStore};
+use crate::value::Map;
+
+/// Sessions in a `HashMap`, expiring by the record's `expires_at` on the injected clock.
+///
+/// ```
+/// # tokio_test_block(async {
+/// use std::sync::Arc;
+/// use session_core::{memory::MemoryStore, Session, SessionConfig};
+/// let store = Arc::new(MemoryStore::default());
+/// let mut session = Session::new(store.clone(), SessionConfig::default(), None);
+/// session.insert_value("num_visits", 1).await.unwrap();
+/// session.save(false).await.unwrap();
+/// let key = session.session_key().unwrap().to_owned();
+/// let mut again = Session::new(store, SessionConfig::default(), Some(&key));
+/// assert_eq!(again.get::<i64>("num_visits").await.unwrap(), Some(1));
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    records: Arc<Mutex<HashMap<String, (Map, DateTime<Utc>)>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_clock(Arc::new(SystemClock))
+    }
+}
+
+impl MemoryStore {
+    /// An empty store on the given clock.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> MemoryStore {
+        MemoryStore {
+            records: Arc::default(),
+            clock,
+        }
+    }
+
+    /// How many records are held (expired ones included until cleared).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Map, DateTime<Utc>)>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn engine_name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn stores_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        let now = self.clock.now();
+        Ok(self
+            .lock()
+            .get(key)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(data, _)| data.clone()))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.lock().contains_key(key))
+    }
+
+    async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        let mut records = self.lock();
+        if records.contains_key(record.key) {
+            return Err(Error::Duplicate);
+        }
+        records.insert(
+            record.key.to_owned(),
+            (record.data.clone(), record.expires_at),
+        );
+        Ok(record.key.to_owned())
+    }
+
+    async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
+        match self.lock().get_mut(record.key) {
+            Some(slot) => {
+                *slot = (record.data.clone(), record.expires_at);
+                Ok(record.key.to_owned())
+            }
+            None => Err(Error::Gone),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn clear_expired(&self) -> Result<Option<u64>, Error> {
+        let now = self.clock.now();
+        let mut records = self.lock();
+        let before = records.len();
+        records.retain(|_, (_, exp)| *exp >= now);
+        Ok(Some((before - records.len()) as u64))
+    }
+}

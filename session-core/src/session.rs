@@ -1,0 +1,524 @@
+//! [`Session`]: the per-request object, Django's `SessionBase` in Rust.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::expiry::{
+    Clock, EXPIRY_KEY, Expiry, StoredExpiry, SystemClock, floor_seconds, format_iso,
+};
+use crate::key::{generate_key, validated_key};
+use crate::settings::Settings;
+use crate::store::{DynSessionStore, Record};
+use crate::value::{Map, Value, from_value, to_value};
+
+/// The key [`Session::set_test_cookie`] writes.
+pub const TEST_COOKIE_NAME: &str = "testcookie";
+/// The value [`Session::set_test_cookie`] writes.
+pub const TEST_COOKIE_VALUE: &str = "worked";
+
+/// How many fresh keys `create` tries before giving up (each try is one insert).
+pub const CREATE_ATTEMPTS: u32 = 100;
+
+/// What a [`Session`] needs besides its store: the expiry policy and the clock.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `SESSION_COOKIE_AGE` (Django's `get_session_cookie_age()` hook).
+    pub cookie_age: i64,
+    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`.
+    pub expire_at_browser_close: bool,
+    /// `USE_TZ`: with false, absolute expiries are written without a UTC offset.
+    pub use_tz: bool,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            cookie_age: 1_209_600,
+            expire_at_browser_close: false,
+            use_tz: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The policy the settings describe, on the system clock.
+    pub fn from_settings(settings: &Settings) -> SessionConfig {
+        SessionConfig {
+            cookie_age: settings.cookie.age,
+            expire_at_browser_close: settings.expire_at_browser_close,
+            use_tz: settings.use_tz,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same policy on another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> SessionConfig {
+        self.clock = clock;
+        self
+    }
+
+    /// Seconds until expiry for a session whose custom expiry is `expiry`, as seen at
+    /// `modification` (Django's `get_expiry_age(modification=…, expiry=…)`).
+    pub fn expiry_age(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> i64 {
+        match expiry {
+            StoredExpiry::Policy => self.cookie_age,
+            // Django returns the stored number itself; cookies and TTLs take `int()` of it.
+            StoredExpiry::Seconds(s) => s.trunc() as i64,
+            StoredExpiry::At(at) => floor_seconds(at, modification),
+        }
+    }
+
+    /// When a session with custom expiry `expiry` expires, as seen at `modification`
+    /// (Django's `get_expiry_date(modification=…, expiry=…)`).
+    pub fn expiry_date(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> DateTime<Utc> {
+        match expiry {
+            StoredExpiry::Policy => modification + TimeDelta::seconds(self.cookie_age),
+            StoredExpiry::Seconds(s) => {
+                modification + TimeDelta::microseconds((s * 1_000_000.0).round() as i64)
+            }
+            StoredExpiry::At(at) => at,
+        }
+    }
+
+    fn format_instant(&self, t: DateTime<Utc>) -> String {
+        let s = format_iso(t);
+        if self.use_tz {
+            s
+        } else {
+            s.trim_end_matches("+00:00").to_owned()
+        }
+    }
+}
+
+/// One visitor's session for the length of a request: a lazily loaded, insertion-ordered map
+/// with Django's `accessed` / `modified` rules.
+///
+/// Data operations are `async` because the first one loads the session from the store.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use session_core::{memory::MemoryStore, Session, SessionConfig};
+/// let mut s = Session::new(Arc::new(MemoryStore::default()), SessionConfig::default(), None);
+/// assert!(!s.accessed() && !s.modified());
+/// s.insert("cart", &vec![1, 2, 3]).await.unwrap();
+/// assert!(s.modified());
+/// assert_eq!(s.get::<Vec<u32>>("cart").await.unwrap(), Some(vec![1, 2, 3]));
+/// # });
+/// ```
+pub struct Session {
+    store: Arc<DynSessionStore>,
+    config: SessionConfig,
+    key: Option<String>,
+    cache: Option<Map>,
+    accessed: bool,
+    modified: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("engine", &self.store.engine_name())
+            .field("has_key", &self.key.is_some())
+            .field("loaded_entries", &self.cache.as_ref().map(Map::len))
+            .field("accessed", &self.accessed)
+            .field("modified", &self.modified)
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session for the raw cookie value `key` (kept only if Django would keep it: at least
+    /// 8 characters). Nothing is loaded yet.
+    pub fn new(store: Arc<DynSessionStore>, config: SessionConfig, key: Option<&str>) -> Session {
+        Session {
+            store,
+            config,
+            key: validated_key(key),
+            cache: None,
+            accessed: false,
+            modified: false,
+        }
+    }
+
+    /// The current key (for the signed-cookie engine: the cookie value). Read-only.
+    pub fn session_key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The store behind this session.
+    pub fn store(&self) -> &Arc<DynSessionStore> {
+        &self.store
+    }
+
+    /// The expiry policy and clock.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether the data was read or written during this request.
+    pub fn accessed(&self) -> bool {
+        self.accessed
+    }
+
+    /// Whether the data was changed during this request.
+    pub fn modified(&self) -> bool {
+        self.modified
+    }
+
+    /// Marks the session modified (for changes made through interior values).
+    pub fn set_modified(&mut self) {
+        self.modified = true;
+    }
+
+    /// Resets both flags (test helpers, middleware bookkeeping).
+    pub fn reset_flags(&mut self) {
+        self.accessed = false;
+        self.modified = false;
+    }
+
+    /// True when there is no key and nothing loaded or stored in memory. Never loads.
+    pub fn is_empty(&self) -> bool {
+        self.key.is_none() && self.cache.as_ref().is_none_or(Map::is_empty)
+    }
+
+    fn set_key(&mut self, key: Option<String>) {
+        self.key = validated_key(key.as_deref());
+    }
+
+    /// Django's lazy access rule: marks accessed, loads on first use.
+    async fn data_mut(&mut self) -> Result<&mut Map, Error> {
+        self.accessed = true;
+        if self.cache.is_none() {
+            let data = match self.key.clone() {
+                None => Map::new(),
+                Some(key) => self.load_from_store(&key).await?,
+            };
+            self.cache = Some(data);
+        }
+        Ok(self.cache.get_or_insert_with(Map::new))
+    }
+
+    async fn load_from_store(&mut self, key: &str) -> Result<Map, Error> {
+        match self.store.load(key).await? {
+            Some(data) => Ok(data),
+            None if self.store.stores_data_in_cookie() => {
+                // Django's signed-cookie engine: keep the key, mark modified so a fresh
+                // signed `{}` replaces the rejected cookie.
+                self.modified = true;
+                Ok(Map::new())
+            }
+            None => {
+                // Unknown or expired: never reuse the key (session fixation).
+                self.key = None;
+                Ok(Map::new())
+            }
+        }
+    }
+
+    /// All data (loads if needed; marks accessed).
+    pub async fn data(&mut self) -> Result<&Map, Error> {
+        Ok(self.data_mut().await?)
+    }
+
+    /// Reloads from the store, replacing what is in memory (Django's `load()`): an unknown key
+    /// becomes no key.
+    pub async fn load(&mut self) -> Result<&Map, Error> {
+        self.cache = None;
+        self.data().await
+    }
+
+    /// The raw value under `key`.
+    pub async fn get_value(&mut self, key: &str) -> Result<Option<Value>, Error> {
+        Ok(self.data_mut().await?.get(key).cloned())
+    }
+
+    /// The value under `key` converted through serde.
+    pub async fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, Error> {
+        match self.data_mut().await?.get(key) {
+            Some(v) => Ok(Some(from_value(v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a raw value (Django's `s[key] = value`): marks modified.
+    pub async fn insert_value(&mut self, key: &str, value: impl Into<Value>) -> Result<(), Error> {
+        self.data_mut().await?.insert(key.to_owned(), value.into());
+        self.modified = true;
+        Ok(())
+    }
+
+    /// Stores any serializable value.
+    pub async fn insert<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), Error> {
+        let value = to_value(value)?;
+        self.insert_value(key, value).await
+    }
+
+    /// Whether `key` is present (Django's `key in s`).
+    pub async fn contains(&mut self, key: &str) -> Result<bool, Error> {
+        Ok(self.data_mut().await?.contains_key(key))
+    }
+
+    /// Removes `key` and returns its value (Django's `pop(key)` / `del s[key]`); marks
+    /// modified only when it was present. Order of the other entries is kept.
+    pub async fn remove(&mut self, key: &str) -> Result<Option<Value>, Error> {
+        let removed = self.data_mut().await?.shift_remove(key);
+        if removed.is_some() {
+            self.modified = true;
+        }
+        Ok(removed)
+    }
+
+    /// Django's `pop(key, default)`.
+    pub async fn pop_or(&mut self, key: &str, default: impl Into<Value>) -> Result<Value, Error> {
+        Ok(self.remove(key).await?.unwrap_or_else(|| default.into()))
+    }
+
+    /// Django's `setdefault`: returns the existing value, or inserts and returns `value`
+    /// (marking modified only then).
+    pub async fn setdefault(&mut self, key: &str, value: impl Into<Value>) -> Result<Value, Error> {
+        let data = self.data_mut().await?;
+        if let Some(v) = data.get(key) {
+            return Ok(v.clone());
+        }
+        let value = value.into();
+        data.insert(key.to_owned(), value.clone());
+        self.modified = true;
+        Ok(value)
+    }
+
+    /// Django's `update`: inserts every pair; always marks modified.
+    pub async fn update<I, K, V>(&mut self, entries: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        let data = self.data_mut().await?;
+        for (k, v) in entries {
+            data.insert(k.into(), v.into());
+        }
+        self.modified = true;
+        Ok(())
+    }
+
+    /// The keys, in insertion order.
+    pub async fn keys(&mut self) -> Result<Vec<String>, Error> {
+        Ok(self.data_mut().await?.keys().cloned().collect())
+    }
+
+    /// The values, in insertion order.
+    pub async fn values(&mut self) -> Result<Vec<Value>, Error> {
+        Ok(self.data_mut().await?.values().cloned().collect())
+    }
+
+    /// The entries, in insertion order.
+    pub async fn items(&mut self) -> Result<Vec<(String, Value)>, Error> {
+        Ok(self
+            .data_mut()
+            .await?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    /// Empties the data without loading or touching storage; the key is kept. Marks accessed
+    /// and modified.
+    pub fn clear(&mut self) {
+        self.cache = Some(Map::new());
+        self.accessed = true;
+        self.modified = true;
+    }
+
+    /// Stores `testcookie = "worked"`.
+    pub async fn set_test_cookie(&mut self) -> Result<(), Error> {
+        self.insert_value(TEST_COOKIE_NAME, TEST_COOKIE_VALUE).await
+    }
+
+    /// Whether the test cookie came back.
+    pub async fn test_cookie_worked(&mut self) -> Result<bool, Error> {
+        Ok(self
+            .get_value(TEST_COOKIE_NAME)
+            .await?
+            .as_ref()
+            .and_then(Value::as_str)
+            == Some(TEST_COOKIE_VALUE))
+    }
+
+    /// Removes the test cookie; returns whether it was there.
+    pub async fn delete_test_cookie(&mut self) -> Result<bool, Error> {
+        Ok(self.remove(TEST_COOKIE_NAME).await?.is_some())
+    }
+
+    /// Sets a custom expiry (stored under `_session_expiry` as Django stores it).
+    pub async fn set_expiry(&mut self, expiry: Expiry) -> Result<(), Error> {
+        let value = match expiry {
+            Expiry::Default => {
+                self.remove(EXPIRY_KEY).await?;
+                return Ok(());
+            }
+            Expiry::Seconds(s) => Value::from(s),
+            Expiry::BrowserClose => Value::from(0),
+            Expiry::At(at) => Value::from(self.config.format_instant(at)),
+            Expiry::After(delta) => {
+                Value::from(self.config.format_instant(self.config.clock.now() + delta))
+            }
+        };
+        self.insert_value(EXPIRY_KEY, value).await
+    }
+
+    /// The custom expiry currently in the data (loads if needed).
+    pub async fn stored_expiry(&mut self) -> Result<StoredExpiry, Error> {
+        Ok(StoredExpiry::from_value(
+            self.data_mut().await?.get(EXPIRY_KEY),
+        ))
+    }
+
+    /// Seconds until the session expires, from now.
+    pub async fn get_expiry_age(&mut self) -> Result<i64, Error> {
+        let expiry = self.stored_expiry().await?;
+        Ok(self.config.expiry_age(self.config.clock.now(), expiry))
+    }
+
+    /// When the session expires, from now.
+    pub async fn get_expiry_date(&mut self) -> Result<DateTime<Utc>, Error> {
+        let expiry = self.stored_expiry().await?;
+        Ok(self.config.expiry_date(self.config.clock.now(), expiry))
+    }
+
+    /// Whether the cookie should be a browser-session cookie.
+    pub async fn get_expire_at_browser_close(&mut self) -> Result<bool, Error> {
+        Ok(match self.data_mut().await?.get(EXPIRY_KEY) {
+            None | Some(Value::Null) => self.config.expire_at_browser_close,
+            Some(Value::Bool(b)) => !b,
+            Some(Value::Number(n)) => n.as_f64() == 0.0,
+            Some(_) => false,
+        })
+    }
+
+    /// Whether a record occupies `key` in the store (always false for signed cookies).
+    pub async fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.store.exists(key).await
+    }
+
+    fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
+        let now = self.config.clock.now();
+        let expiry = StoredExpiry::from_value(data.get(EXPIRY_KEY));
+        Record {
+            key,
+            data,
+            expires_at: self.config.expiry_date(now, expiry),
+            max_age: self.config.expiry_age(now, expiry),
+        }
+    }
+
+    /// Persists under a fresh key (Django's `create()`): inserts the data in memory (or `{}`),
+    /// retrying with a new key on a duplicate; marks modified.
+    pub async fn create(&mut self) -> Result<(), Error> {
+        let data = self.cache.get_or_insert_with(Map::new).clone();
+        for _ in 0..CREATE_ATTEMPTS {
+            let candidate = generate_key();
+            let record = self.record(&candidate, &data);
+            match self.store.create(&record).await {
+                Ok(key) => {
+                    self.set_key(Some(key));
+                    self.modified = true;
+                    return Ok(());
+                }
+                Err(Error::Duplicate) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::KeyExhausted {
+            attempts: CREATE_ATTEMPTS,
+        })
+    }
+
+    /// Writes the session (Django's `save(must_create)`).
+    ///
+    /// Without a key, creates one. With `must_create`, inserts under the current key
+    /// ([`Error::Duplicate`] if taken). Otherwise updates: [`Error::Gone`] when the session
+    /// was deleted or expired meanwhile — it is never brought back.
+    pub async fn save(&mut self, must_create: bool) -> Result<(), Error> {
+        if self.key.is_none() {
+            return self.create().await;
+        }
+        if must_create {
+            self.cache.get_or_insert_with(Map::new);
+        } else {
+            self.data_mut().await?;
+        }
+        // The lazy load above resets an unknown key: the record is gone (Django raises
+        // UpdateError here too, after picking a key it then fails to update).
+        let Some(key) = self.key.clone() else {
+            return Err(Error::Gone);
+        };
+        let data = self.cache.take().unwrap_or_default();
+        let record = self.record(&key, &data);
+        let result = if must_create {
+            self.store.create(&record).await
+        } else {
+            self.store.save(&record).await
+        };
+        self.cache = Some(data);
+        let new_key = result?;
+        self.set_key(Some(new_key));
+        Ok(())
+    }
+
+    /// Deletes the record under `key`, or under the current key when `None`. For the
+    /// signed-cookie engine this empties the session instead (nothing is stored server-side).
+    pub async fn delete(&mut self, key: Option<&str>) -> Result<(), Error> {
+        if self.store.stores_data_in_cookie() {
+            self.key = None;
+            self.cache = Some(Map::new());
+            self.modified = true;
+            return Ok(());
+        }
+        let target = match key {
+            Some(k) => Some(k.to_owned()),
+            None => self.key.clone(),
+        };
+        if let Some(k) = target {
+            self.store.delete(&k).await?;
+        }
+        Ok(())
+    }
+
+    /// Empties the session, deletes it from storage and drops the key (logout).
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.clear();
+        self.delete(None).await?;
+        self.key = None;
+        Ok(())
+    }
+
+    /// Moves the data to a fresh key and deletes the old record (login: prevents session
+    /// fixation). The signed-cookie engine only re-signs: an old cookie stays valid until it
+    /// expires.
+    pub async fn cycle_key(&mut self) -> Result<(), Error> {
+        let data = self.data_mut().await?.clone();
+        if self.store.stores_data_in_cookie() {
+            return self.save(false).await;
+        }
+        let old = self.key.clone();
+        self.create().await?;
+        self.cache = Some(data);
+        if let Some(old) = old {
+            self.store.delete(&old).await?;
+        }
+        Ok(())
+    }
+}

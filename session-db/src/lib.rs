@@ -1,0 +1,1 @@
+//! session-db (in progress).

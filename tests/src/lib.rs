@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod cases;
+pub mod django;
 pub mod report;
 
 use std::fmt;

@@ -1,0 +1,165 @@
+"""Drives real Django sessions for the Rust interop tests.
+
+Usage: helper.py CONFIG_JSON COMMAND [ARG]
+
+CONFIG_JSON: {"engine": "db"|"file"|"signed_cookies"|"cache"|"cached_db",
+              "secret": str, "fallbacks": [str], "database_url": str, "table": str,
+              "file_path": str, "cache_url": str, "key_prefix": str, "cookie_age": int}
+
+Commands (JSON on stdin where a dict is needed; results as one JSON line on stdout):
+  create            stdin dict -> {"key": new key}
+  load KEY          -> {"key": key after load (null if reset), "data": dict}
+  update KEY        stdin dict merged into the loaded session, saved -> {"ok": true}
+                    or {"error": "UpdateError"}
+  delete KEY        -> {"ok": true}
+  set_expiry KEY N  sets an expiry of N seconds and saves -> {"ok": true}
+  clear_expired     -> {"ok": true}
+  encode            stdin dict -> {"encoded": SessionStore().encode(dict)}
+  decode            stdin text -> {"data": SessionStore().decode(text)}
+  cache_raw KEY     -> {"b64": base64 of the raw cache bytes or null}
+"""
+
+import base64
+import json
+import sys
+from urllib.parse import unquote, urlparse
+
+
+def database_settings(url):
+    u = urlparse(url)
+    if u.scheme == "sqlite":
+        path = url[len("sqlite://"):]
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+    common = {
+        "NAME": u.path.lstrip("/"),
+        "USER": unquote(u.username or ""),
+        "PASSWORD": unquote(u.password or ""),
+        "HOST": u.hostname or "127.0.0.1",
+        "PORT": str(u.port or ""),
+    }
+    if u.scheme in ("postgres", "postgresql"):
+        return {"ENGINE": "django.db.backends.postgresql", **common}
+    if u.scheme in ("mysql", "mariadb"):
+        import pymysql
+
+        # Django asks for mysqlclient >= 2.2.1; PyMySQL speaks the same DB-API.
+        pymysql.version_info = (2, 2, 1, "final", 0)
+        pymysql.install_as_MySQLdb()
+        return {"ENGINE": "django.db.backends.mysql", **common}
+    raise SystemExit(f"unsupported database url scheme {u.scheme}")
+
+
+def configure(cfg):
+    from django.conf import settings
+
+    engine = cfg["engine"]
+    opts = {
+        "SECRET_KEY": cfg["secret"],
+        "SECRET_KEY_FALLBACKS": cfg.get("fallbacks", []),
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "INSTALLED_APPS": ["django.contrib.sessions"],
+        "SESSION_ENGINE": "django.contrib.sessions.backends." + engine,
+        "SESSION_COOKIE_AGE": cfg.get("cookie_age", 1209600),
+        "DATABASES": {},
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+    }
+    if cfg.get("database_url"):
+        opts["DATABASES"] = {"default": database_settings(cfg["database_url"])}
+    if cfg.get("file_path"):
+        opts["SESSION_FILE_PATH"] = cfg["file_path"]
+    if cfg.get("cache_url"):
+        opts["CACHES"] = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": cfg["cache_url"],
+                "KEY_PREFIX": cfg.get("key_prefix", ""),
+            }
+        }
+    settings.configure(**opts)
+    import django
+
+    django.setup()
+
+
+def store_class(cfg):
+    from importlib import import_module
+
+    module = import_module("django.contrib.sessions.backends." + cfg["engine"])
+    base = module.SessionStore
+    table = cfg.get("table")
+    if cfg["engine"] in ("db", "cached_db") and table and table != "django_session":
+        from django.contrib.sessions.base_session import AbstractBaseSession
+
+        class InteropSession(AbstractBaseSession):
+            class Meta:
+                app_label = "sessions"
+                db_table = table
+
+        # Named SessionStore so the salt stays django.contrib.sessions.SessionStore.
+        class SessionStore(base):
+            @classmethod
+            def get_model_class(cls):
+                return InteropSession
+
+        # The salt is built from __qualname__, which would otherwise name this function.
+        SessionStore.__qualname__ = "SessionStore"
+        return SessionStore
+    return base
+
+
+def main():
+    cfg = json.loads(sys.argv[1])
+    command = sys.argv[2]
+    args = sys.argv[3:]
+    configure(cfg)
+    Store = store_class(cfg)
+    from django.contrib.sessions.backends.base import UpdateError
+
+    out = {}
+    if command == "create":
+        s = Store()
+        s.update(json.load(sys.stdin))
+        s.create()
+        out = {"key": s.session_key}
+    elif command == "load":
+        s = Store(args[0])
+        data = s.load()
+        out = {"key": s.session_key, "data": data}
+    elif command == "update":
+        s = Store(args[0])
+        s.update(json.load(sys.stdin))
+        try:
+            s.save()
+            out = {"ok": True}
+        except UpdateError:
+            out = {"error": "UpdateError"}
+    elif command == "delete":
+        Store().delete(args[0])
+        out = {"ok": True}
+    elif command == "set_expiry":
+        s = Store(args[0])
+        s.set_expiry(int(args[1]))
+        s.save()
+        out = {"ok": True}
+    elif command == "clear_expired":
+        Store.clear_expired()
+        out = {"ok": True}
+    elif command == "encode":
+        out = {"encoded": Store().encode(json.load(sys.stdin))}
+    elif command == "decode":
+        out = {"data": Store().decode(sys.stdin.read())}
+    elif command == "cache_raw":
+        from django.core.cache import caches
+
+        client = caches["default"]._cache.get_client(None, write=False)
+        key = caches["default"].make_and_validate_key(args[0])
+        raw = client.get(key)
+        out = {"b64": base64.b64encode(raw).decode() if raw is not None else None}
+    else:
+        raise SystemExit(f"unknown command {command}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,252 @@
-fn main() {}
+//! `sessionctl`: encode and decode Django session strings and manage session stores from the
+//! command line. Global options may come before or after the command.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use session_core::codec::log_rejected;
+use session_core::expiry::to_unix_f64;
+use session_core::{Clock, DynSessionStore, Engine, Settings, SystemClock, Value};
+
+/// Exit status when a session or string is rejected (missing, expired, invalid).
+const REJECTED: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "sessionctl", version, about = "Django-compatible session tool")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// TOML file with Django setting names (SECRET_KEY, SESSION_ENGINE, DATABASE_URL, …).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// SECRET_KEY (else the SECRET_KEY environment variable).
+    #[arg(long, global = true, value_name = "S")]
+    secret: Option<String>,
+    /// A SECRET_KEY_FALLBACKS entry; repeatable (else SECRET_KEY_FALLBACKS, comma-separated).
+    #[arg(long = "fallback", global = true, value_name = "S")]
+    fallbacks: Vec<String>,
+    /// SESSION_COOKIE_AGE in seconds (signed cookies' max age).
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
+    cookie_age: Option<i64>,
+    /// SESSION_ENGINE: db, cache, cached_db, file, signed_cookies or a Django dotted path.
+    #[arg(long, global = true, value_name = "ENGINE")]
+    engine: Option<String>,
+    /// DATABASE_URL for the db engine (sqlite:///absolute/path, postgres://…, mysql://…).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Encode or decode session strings.
+    Codec {
+        #[command(subcommand)]
+        action: CodecAction,
+    },
+    /// Create a session from a JSON object on stdin; prints the new key.
+    Create,
+    /// Print a session's data as JSON; exit 3 when missing, expired or invalid.
+    Load {
+        /// The session key.
+        key: String,
+    },
+    /// Exit 0 when a record occupies the key, 3 otherwise.
+    Exists {
+        /// The session key.
+        key: String,
+    },
+    /// Delete a session.
+    Delete {
+        /// The session key.
+        key: String,
+    },
+    /// Remove expired sessions (Django's clearsessions); prints the count.
+    ClearExpired,
+}
+
+#[derive(Subcommand)]
+enum CodecAction {
+    /// A JSON object on stdin, the encoded string on stdout.
+    Encode {
+        /// Use the signed-cookie salt.
+        #[arg(long)]
+        signed_cookie: bool,
+    },
+    /// An encoded string on stdin, the JSON object on stdout; exit 3 when rejected.
+    Decode {
+        /// Use the signed-cookie salt and check the cookie age.
+        #[arg(long)]
+        signed_cookie: bool,
+    },
+}
+
+/// A failure with its exit status.
+struct Fail(u8, String);
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Fail {
+        Fail(1, e.to_string())
+    }
+}
+
+fn settings(g: &Global) -> Result<Settings, Fail> {
+    let toml = match &g.config {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Fail(1, format!("cannot read {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let mut flags: HashMap<&str, String> = HashMap::new();
+    if let Some(s) = &g.secret {
+        flags.insert("SECRET_KEY", s.clone());
+    }
+    if !g.fallbacks.is_empty() {
+        flags.insert("SECRET_KEY_FALLBACKS", g.fallbacks.join(","));
+    }
+    if let Some(a) = g.cookie_age {
+        flags.insert("SESSION_COOKIE_AGE", a.to_string());
+    }
+    if let Some(e) = &g.engine {
+        flags.insert("SESSION_ENGINE", e.clone());
+    }
+    if let Some(u) = &g.database_url {
+        flags.insert("DATABASE_URL", u.clone());
+    }
+    // Flags win over the environment, which wins over the file.
+    Ok(Settings::from_toml_and_lookup(toml.as_deref(), |name| {
+        flags
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })?)
+}
+
+fn read_stdin() -> Result<String, Fail> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn read_object() -> Result<session_core::Map, Fail> {
+    match Value::from_python_json(read_stdin()?.trim()) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Fail(1, "stdin must hold a JSON object".into())),
+        Err(e) => Err(Fail(1, format!("stdin is not JSON: {e}"))),
+    }
+}
+
+async fn store(settings: &Settings) -> Result<Arc<DynSessionStore>, Fail> {
+    match settings.engine {
+        Engine::Db => {
+            let store = session_db::DbStore::from_settings(settings).await?;
+            store.ensure_schema().await?;
+            Ok(Arc::new(store))
+        }
+        other => Err(Fail(
+            1,
+            format!("SESSION_ENGINE {other} is not available in this build of sessionctl yet"),
+        )),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Fail> {
+    let settings = settings(&cli.global)?;
+    let clock = SystemClock;
+    match cli.command {
+        Command::Codec {
+            action: CodecAction::Encode { signed_cookie },
+        } => {
+            let map = read_object()?;
+            let signer = if signed_cookie {
+                settings.signed_cookie_signer()
+            } else {
+                settings.session_signer()
+            };
+            println!("{}", signer.sign_map(&map, clock.now().timestamp()));
+        }
+        Command::Codec {
+            action: CodecAction::Decode { signed_cookie },
+        } => {
+            let text = read_stdin()?;
+            let (signer, max_age) = if signed_cookie {
+                (
+                    settings.signed_cookie_signer(),
+                    Some(settings.cookie.age.max(0) as u64),
+                )
+            } else {
+                (settings.session_signer(), None)
+            };
+            match signer.unsign_map(text.trim(), max_age, to_unix_f64(clock.now())) {
+                Ok(map) => println!("{}", Value::Object(map).to_python_json()),
+                Err(e) => {
+                    log_rejected(&e);
+                    return Err(Fail(REJECTED, format!("rejected: {e}")));
+                }
+            }
+        }
+        Command::Create => {
+            let map = read_object()?;
+            let store = store(&settings).await?;
+            let mut session = session_core::Session::new(
+                store,
+                session_core::SessionConfig::from_settings(&settings),
+                None,
+            );
+            session.update(map).await?;
+            session.save(false).await?;
+            println!("{}", session.session_key().unwrap_or_default());
+        }
+        Command::Load { key } => {
+            let store = store(&settings).await?;
+            match store.load(&key).await? {
+                Some(map) => println!("{}", Value::Object(map).to_python_json()),
+                None => return Err(Fail(REJECTED, "no live session under that key".into())),
+            }
+        }
+        Command::Exists { key } => {
+            let store = store(&settings).await?;
+            if !store.exists(&key).await? {
+                return Err(Fail(REJECTED, "no session under that key".into()));
+            }
+        }
+        Command::Delete { key } => {
+            store(&settings).await?.delete(&key).await?;
+        }
+        Command::ClearExpired => {
+            let engine = settings.engine;
+            match store(&settings).await?.clear_expired().await? {
+                Some(n) => println!("{n}"),
+                None => println!("0 (the {engine} engine expires sessions by itself)"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(code, msg)) => {
+            eprintln!("sessionctl: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}

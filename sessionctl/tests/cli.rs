@@ -1,0 +1,146 @@
+//! The sessionctl binary, end to end.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn sessionctl(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+        .args(args)
+        .env_remove("SECRET_KEY")
+        .env_remove("SESSION_ENGINE")
+        .env_remove("DATABASE_URL")
+        .env_remove("SECRET_KEY_FALLBACKS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn codec_round_trip_with_options_before_or_after() {
+    let enc = sessionctl(
+        &["codec", "encode", "--secret", "s1"],
+        r#"{"a":"é","n":[1,2.5]}"#,
+    );
+    assert!(enc.status.success(), "{enc:?}");
+    let encoded = stdout(&enc);
+    let dec = sessionctl(
+        &["--secret", "s1", "codec", "decode"],
+        &format!("  {encoded}\n"),
+    );
+    assert!(dec.status.success());
+    assert_eq!(stdout(&dec), r#"{"a":"\u00e9","n":[1,2.5]}"#);
+}
+
+#[test]
+fn decode_rejections_exit_3_with_one_line_reason() {
+    let enc = stdout(&sessionctl(
+        &["codec", "encode", "--secret", "old"],
+        r#"{"x":1}"#,
+    ));
+    let wrong = sessionctl(&["codec", "decode", "--secret", "new"], &enc);
+    assert_eq!(wrong.status.code(), Some(3));
+    let err = String::from_utf8(wrong.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bad signature"));
+    // With the old secret as a fallback it is accepted.
+    let ok = sessionctl(
+        &["codec", "decode", "--secret", "new", "--fallback", "old"],
+        &enc,
+    );
+    assert_eq!(stdout(&ok), r#"{"x":1}"#);
+    // Signed cookies: salt and age both checked.
+    let cookie = stdout(&sessionctl(
+        &["codec", "encode", "--signed-cookie", "--secret", "s"],
+        "{}",
+    ));
+    assert!(
+        sessionctl(
+            &["codec", "decode", "--signed-cookie", "--secret", "s"],
+            &cookie
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        sessionctl(&["codec", "decode", "--secret", "s"], &cookie)
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        sessionctl(
+            &[
+                "codec",
+                "decode",
+                "--signed-cookie",
+                "--secret",
+                "s",
+                "--cookie-age",
+                "-1"
+            ],
+            &cookie
+        )
+        .status
+        .code(),
+        Some(3)
+    );
+}
+
+#[test]
+fn missing_secret_is_a_clear_error() {
+    let o = sessionctl(&["codec", "encode"], "{}");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8(o.stderr).unwrap().contains("SECRET_KEY"));
+}
+
+#[test]
+fn db_engine_commands_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/s.sqlite3", dir.path().display());
+    let common = [
+        "--secret",
+        "k",
+        "--engine",
+        "db",
+        "--database-url",
+        url.as_str(),
+    ];
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .chain(common.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |cmd: &[&str], stdin: &str| {
+        let args = with(cmd);
+        sessionctl(&args.iter().map(String::as_str).collect::<Vec<_>>(), stdin)
+    };
+    let created = run(&["create"], r#"{"user":"ada"}"#);
+    assert!(created.status.success(), "{created:?}");
+    let key = stdout(&created);
+    assert_eq!(key.len(), 32);
+    assert_eq!(stdout(&run(&["load", &key], "")), r#"{"user":"ada"}"#);
+    assert!(run(&["exists", &key], "").status.success());
+    assert!(run(&["delete", &key], "").status.success());
+    assert_eq!(run(&["exists", &key], "").status.code(), Some(3));
+    assert_eq!(run(&["load", &key], "").status.code(), Some(3));
+    let expired = run(&["create"], r#"{"_session_expiry":-10}"#);
+    assert!(expired.status.success());
+    assert_eq!(stdout(&run(&["clear-expired"], "")), "1");
+}

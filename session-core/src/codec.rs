@@ -24,16 +24,16 @@
 //! assert_eq!(signer.unsign(&encoded, None, 1_700_000_000.0).unwrap(), Value::Object(data));
 //! ```
 
+use std::cell::RefCell;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use flate2::Compression;
 use flate2::read::ZlibDecoder;
-use flate2::write::ZlibEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -263,11 +263,25 @@ pub fn log_rejected(err: &DecodeError) {
     }
 }
 
+thread_local! {
+    /// zlib's deflate state is ~256 KiB; building it per session dominated small encodes, so
+    /// each thread keeps one and resets it (the output is identical to a fresh one).
+    static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(6), true));
+}
+
 fn compress_if_it_pays(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut enc = ZlibEncoder::new(Vec::with_capacity(raw.len() / 2 + 16), Compression::new(6));
-    enc.write_all(raw).ok()?;
-    let z = enc.finish().ok()?;
-    (z.len() + 1 < raw.len()).then_some(z)
+    // Django keeps the compressed form only when it is at least 2 bytes shorter, so a buffer
+    // of len - 2 bytes is all that can ever be useful: running out of room means "keep raw".
+    let budget = raw.len().checked_sub(2)?;
+    DEFLATE.with(|cell| {
+        let mut z = cell.borrow_mut();
+        z.reset();
+        let mut out = Vec::with_capacity(budget);
+        match z.compress_vec(raw, &mut out, FlushCompress::Finish) {
+            Ok(Status::StreamEnd) => Some(out),
+            _ => None,
+        }
+    })
 }
 
 fn inflate_bounded(z: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {

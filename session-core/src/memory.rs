@@ -12,6 +12,8 @@ use crate::expiry::{Clock, SystemClock};
 use crate::store::{Record, SessionStore};
 use crate::value::Map;
 
+type Records = HashMap<String, (Map, DateTime<Utc>)>;
+
 /// Sessions in a `HashMap`, expiring by the record's `expires_at` on the injected clock.
 ///
 /// ```
@@ -32,7 +34,7 @@ use crate::value::Map;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
-    records: Arc<Mutex<HashMap<String, (Map, DateTime<Utc>)>>>,
+    records: Arc<Mutex<Records>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -61,7 +63,7 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Map, DateTime<Utc>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

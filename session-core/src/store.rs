@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn trait_is_dyn_compatible_and_futures_are_send() {
         let store: Arc<DynSessionStore> = Arc::new(crate::memory::MemoryStore::default());
-        let boxed: Box<DynSessionStore> = Box::new(crate::memory::MemoryStore::default());
+        let boxed: Box<DynSessionStore> = Box::<crate::memory::MemoryStore>::default();
         let wrapped: Arc<Box<DynSessionStore>> = Arc::new(boxed);
         assert_send(&store.load("abcdefgh"));
         assert_send(&wrapped.exists("abcdefgh"));

@@ -45,7 +45,8 @@ async fn run(label: &str, url: String) {
         },
     );
     let report = harness.run().await;
-    for table in made.lock().unwrap().drain(..) {
+    let tables: Vec<String> = made.lock().unwrap().drain(..).collect();
+    for table in tables {
         let options = DbOptions {
             table,
             ..DbOptions::default()

@@ -1,1 +1,144 @@
-//! session-cookie-signed (in progress).
+#![doc = include_str!("../README.md")]
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use session_core::{Session, SessionConfig, Settings};
+//! use session_cookie_signed::SignedCookieStore;
+//! let settings = Settings::new("change-me").unwrap();
+//! let store = Arc::new(SignedCookieStore::from_settings(&settings));
+//! let mut s = Session::new(store.clone(), SessionConfig::from_settings(&settings), None);
+//! s.insert_value("cart", vec![1, 2, 3]).await.unwrap();
+//! s.save(false).await.unwrap();
+//! let cookie = s.session_key().unwrap().to_owned(); // the signed data itself
+//! let mut next = Session::new(store, SessionConfig::from_settings(&settings), Some(&cookie));
+//! assert_eq!(next.get::<Vec<u32>>("cart").await.unwrap(), Some(vec![1, 2, 3]));
+//! # });
+//! ```
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use session_core::codec::Signer;
+use session_core::cookie::{BROWSER_COOKIE_LIMIT, longest_session_cookie_len};
+use session_core::expiry::{EXPIRY_KEY, StoredExpiry, SystemClock, to_unix_f64};
+use session_core::{Clock, CookieSettings, Error, Map, Record, SessionStore, Settings};
+
+/// The signed-cookie engine.
+#[derive(Debug, Clone)]
+pub struct SignedCookieStore {
+    signer: Signer,
+    cookie: CookieSettings,
+    clock: Arc<dyn Clock>,
+    max_line: usize,
+}
+
+impl SignedCookieStore {
+    /// The engine for these settings (secret and fallbacks, `SESSION_COOKIE_*`), on the
+    /// system clock.
+    pub fn from_settings(settings: &Settings) -> SignedCookieStore {
+        SignedCookieStore::new(
+            settings.signed_cookie_signer(),
+            settings.cookie.clone(),
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// The engine from its parts; `signer` must use the signed-cookie salt.
+    pub fn new(signer: Signer, cookie: CookieSettings, clock: Arc<dyn Clock>) -> SignedCookieStore {
+        SignedCookieStore {
+            signer,
+            cookie,
+            clock,
+            max_line: BROWSER_COOKIE_LIMIT,
+        }
+    }
+
+    /// Overrides the `Set-Cookie` size limit (default 4096 bytes).
+    pub fn with_max_cookie_bytes(mut self, bytes: usize) -> SignedCookieStore {
+        self.max_line = bytes;
+        self
+    }
+
+    /// When a session signed at `signed_at` holding `data` expires by its own custom expiry
+    /// (`None`: only the cookie age applies).
+    fn custom_expiry(data: &Map, signed_at: i64) -> Option<DateTime<Utc>> {
+        match StoredExpiry::from_value(data.get(EXPIRY_KEY)) {
+            StoredExpiry::Policy => None,
+            StoredExpiry::Seconds(s) => DateTime::from_timestamp(signed_at, 0)
+                .map(|t| t + TimeDelta::microseconds((s * 1_000_000.0) as i64)),
+            StoredExpiry::At(at) => Some(at),
+        }
+    }
+
+    fn sign(&self, record: &Record<'_>) -> Result<String, Error> {
+        let value = self
+            .signer
+            .sign_map(record.data, self.clock.now().timestamp());
+        let line = longest_session_cookie_len(&self.cookie, &value, record.max_age);
+        if line > self.max_line {
+            return Err(Error::TooLarge {
+                size: line,
+                limit: self.max_line,
+            });
+        }
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl SessionStore for SignedCookieStore {
+    fn engine_name(&self) -> &'static str {
+        "signed_cookies"
+    }
+
+    fn stores_data_in_cookie(&self) -> bool {
+        true
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        let now = self.clock.now();
+        let max_age = self.cookie.age.max(0) as u64;
+        let (data, signed_at) = match self.signer.unsign_timestamped(
+            key,
+            Some(max_age),
+            to_unix_f64(now),
+        ) {
+            Ok((session_core::Value::Object(map), ts)) => (map, ts),
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                // Django's engine stays silent here and re-issues a fresh cookie.
+                tracing::debug!(target: "django.contrib.sessions", reason = %e, "signed session cookie rejected");
+                return Ok(None);
+            }
+        };
+        if let Some(expires) = Self::custom_expiry(&data, signed_at) {
+            // Expired when fewer than one whole second remains (Django's age <= 0 rule).
+            if session_core::expiry::floor_seconds(expires, now) <= 0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(data))
+    }
+
+    async fn exists(&self, _key: &str) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        self.sign(record)
+    }
+
+    async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
+        self.sign(record)
+    }
+
+    async fn delete(&self, _key: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn clear_expired(&self) -> Result<Option<u64>, Error> {
+        Ok(None)
+    }
+}

@@ -188,6 +188,17 @@ impl Signer {
         max_age: Option<u64>,
         now: f64,
     ) -> Result<Value, DecodeError> {
+        self.unsign_timestamped(encoded, max_age, now)
+            .map(|(v, _)| v)
+    }
+
+    /// [`unsign`](Self::unsign), also returning the signing timestamp (Unix seconds).
+    pub fn unsign_timestamped(
+        &self,
+        encoded: &str,
+        max_age: Option<u64>,
+        now: f64,
+    ) -> Result<(Value, i64), DecodeError> {
         let (signed_part, sig) = encoded.rsplit_once(':').ok_or(DecodeError::BadSignature)?;
         let verified = (0..self.macs.len()).any(|i| {
             let expected = self.signature(i, signed_part.as_bytes());
@@ -224,7 +235,9 @@ impl Signer {
             Ok(s) if s.is_ascii() => s.to_owned(),
             _ => bytes.iter().map(|&b| char::from(b)).collect(),
         };
-        Value::from_python_json(&text).map_err(|_| DecodeError::Malformed("bad JSON"))
+        let value =
+            Value::from_python_json(&text).map_err(|_| DecodeError::Malformed("bad JSON"))?;
+        Ok((value, ts))
     }
 
     /// Decodes a whole session: an object, or an error when the value is anything else.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod codec;
+pub mod cookie;
 pub mod error;
 pub mod expiry;
 pub mod key;

@@ -120,7 +120,15 @@ def main():
     if command == "create":
         s = Store()
         s.update(json.load(sys.stdin))
-        s.create()
+        if cfg["engine"] == "signed_cookies":
+            s.save()  # the cookie value only exists once the data is signed
+        else:
+            s.create()
+        out = {"key": s.session_key}
+    elif command == "flush_and_save":
+        s = Store(args[0])
+        s.flush()
+        s.save()
         out = {"key": s.session_key}
     elif command == "load":
         s = Store(args[0])

@@ -225,8 +225,10 @@ mod tests {
             deletion_cookie(&s),
             r#"sessionid=""; Domain=.example.com; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/app; SameSite=None; Secure"#
         );
-        let mut plain = CookieSettings::default();
-        plain.samesite = None;
+        let mut plain = CookieSettings {
+            samesite: None,
+            ..CookieSettings::default()
+        };
         assert_eq!(
             session_cookie(&plain, "k", Some(e)),
             "sessionid=k; expires=Tue, 28 Nov 2023 22:13:20 GMT; HttpOnly; Max-Age=1209600; Path=/"

@@ -1,1 +1,364 @@
-//! session-file (in progress).
+#![doc = include_str!("../README.md")]
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use session_core::{Session, SessionConfig, Settings};
+//! use session_file::FileStore;
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut settings = Settings::new("change-me").unwrap();
+//! settings.file_path = Some(dir.path().to_path_buf());
+//! let store = Arc::new(FileStore::from_settings(&settings).unwrap());
+//! let mut s = Session::new(store, SessionConfig::from_settings(&settings), None);
+//! s.insert_value("num_visits", 1).await.unwrap();
+//! s.save(false).await.unwrap();
+//! let file = dir.path().join(format!("sessionid{}", s.session_key().unwrap()));
+//! assert!(file.exists());
+//! # });
+//! ```
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use session_core::codec::{Signer, decode_or_empty};
+use session_core::expiry::{EXPIRY_KEY, StoredExpiry, SystemClock, floor_seconds, to_unix_f64};
+use session_core::key::is_file_safe;
+use session_core::{Clock, ConfigError, Error, Map, Record, SessionStore, Settings};
+
+const ENGINE: &str = "file";
+
+/// The file engine: one file per session, named `SESSION_COOKIE_NAME + key`, holding the
+/// encoded session (no newline), as Django writes it.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    dir: PathBuf,
+    prefix: String,
+    signer: Signer,
+    cookie_age: i64,
+    clock: Arc<dyn Clock>,
+    durable: bool,
+    /// Striped per-key locks: within one process an update's existence check and its rename
+    /// are atomic with respect to a delete of the same key.
+    locks: Arc<[Mutex<()>; 64]>,
+}
+
+impl Inner {
+    fn lock(&self, path: &Path) -> std::sync::MutexGuard<'_, ()> {
+        let mut h = DefaultHasher::new();
+        path.hash(&mut h);
+        let stripe = (h.finish() % 64) as usize;
+        self.locks[stripe].lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn io_error(e: io::Error) -> Error {
+    let transient = matches!(
+        e.kind(),
+        ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+    );
+    if transient {
+        Error::transient(ENGINE, e)
+    } else {
+        Error::permanent(ENGINE, e)
+    }
+}
+
+/// Errors that mean "there is no such session file", not a failure: missing, or a name the
+/// file system cannot even hold.
+fn is_absent(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidFilename)
+        || e.raw_os_error() == Some(36) // ENAMETOOLONG on Linux
+}
+
+impl FileStore {
+    /// The engine for these settings: `SESSION_FILE_PATH` (default: the OS temp dir) must be
+    /// an existing directory.
+    pub fn from_settings(settings: &Settings) -> Result<FileStore, ConfigError> {
+        let dir = settings
+            .file_path
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        FileStore::new(
+            dir,
+            &settings.cookie.name,
+            settings.session_signer(),
+            settings.cookie.age,
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// The engine from its parts.
+    pub fn new(
+        dir: impl AsRef<Path>,
+        cookie_name: &str,
+        signer: Signer,
+        cookie_age: i64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<FileStore, ConfigError> {
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.is_dir() {
+            return Err(ConfigError::Invalid {
+                setting: "SESSION_FILE_PATH",
+                reason: format!("{} does not exist or is not a directory", dir.display()),
+            });
+        }
+        Ok(FileStore {
+            inner: Arc::new(Inner {
+                dir,
+                prefix: cookie_name.to_owned(),
+                signer,
+                cookie_age,
+                clock,
+                durable: true,
+                locks: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
+            }),
+        })
+    }
+
+    /// Turns the fsync of every write (file and directory) on or off (default on).
+    pub fn with_durability(self, durable: bool) -> FileStore {
+        let mut inner = (*self.inner).clone();
+        inner.durable = durable;
+        FileStore {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The directory sessions live in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The file for `key`, or [`Error::InvalidKey`] for a key outside `[a-z0-9]` — checked
+    /// before any path is built, so no key can name a file outside the directory.
+    pub fn path_for(&self, key: &str) -> Result<PathBuf, Error> {
+        if key.is_empty() || !is_file_safe(key) {
+            return Err(Error::InvalidKey("invalid characters in session key"));
+        }
+        Ok(self.inner.dir.join(format!("{}{key}", self.inner.prefix)))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| Error::permanent(ENGINE, e))?
+    }
+}
+
+impl Inner {
+    /// When the session in this file expires: its custom expiry, else mtime + cookie age.
+    /// Unlike Django, an integer `_session_expiry` counts from the last write (Django never
+    /// expires such a file).
+    fn expires_at(&self, data: &Map, mtime: DateTime<Utc>) -> DateTime<Utc> {
+        match StoredExpiry::from_value(data.get(EXPIRY_KEY)) {
+            StoredExpiry::Policy => mtime + TimeDelta::seconds(self.cookie_age),
+            StoredExpiry::Seconds(s) => mtime + TimeDelta::microseconds((s * 1e6) as i64),
+            StoredExpiry::At(at) => at,
+        }
+    }
+
+    /// Reads a session file: `Ok(None)` when absent or expired.
+    fn read(&self, path: &Path) -> Result<Option<Map>, Error> {
+        let (text, mtime) =
+            match fs::read(path).and_then(|b| Ok((b, fs::metadata(path)?.modified()?))) {
+                Ok(v) => v,
+                Err(e) if is_absent(&e) => return Ok(None),
+                Err(e) => return Err(io_error(e)),
+            };
+        let now = self.clock.now();
+        // An empty file is Django's placeholder for `{}`.
+        let data = if text.is_empty() {
+            Map::new()
+        } else {
+            match std::str::from_utf8(&text) {
+                Ok(t) => decode_or_empty(&self.signer, t, None, to_unix_f64(now)),
+                Err(_) => Map::new(),
+            }
+        };
+        let expires = self.expires_at(&data, DateTime::<Utc>::from(mtime));
+        // Django's rule: expired when fewer than one whole second remains.
+        if floor_seconds(expires, now) <= 0 {
+            return Ok(None);
+        }
+        Ok(Some(data))
+    }
+
+    /// Writes `content` to a temporary file in the directory, stamped with the clock's time,
+    /// then either renames it over `target` (update) or links it into place only if `target`
+    /// does not exist (create). The temporary file is removed in every case.
+    fn write(&self, target: &Path, content: &str, create: bool) -> Result<(), Error> {
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // Django's temp-file pattern: its clear_expired and ours skip these names.
+        let tmp = self.dir.join(format!(
+            "{name}_out_{}",
+            &session_core::key::generate_key()[..12]
+        ));
+        let result = self.write_tmp(&tmp, content).and_then(|()| {
+            if create {
+                fs::hard_link(&tmp, target).map_err(|e| {
+                    if e.kind() == ErrorKind::AlreadyExists {
+                        Error::Duplicate
+                    } else {
+                        io_error(e)
+                    }
+                })
+            } else {
+                let _guard = self.lock(target);
+                match fs::metadata(target) {
+                    Ok(_) => fs::rename(&tmp, target).map_err(io_error),
+                    Err(e) if is_absent(&e) => Err(Error::Gone),
+                    Err(e) => Err(io_error(e)),
+                }
+            }
+        });
+        // After a rename the temporary name is gone already; after a link or a failure it is
+        // removed here. The session's fate is decided: a failed clean-up is only logged.
+        if let Err(e) = fs::remove_file(&tmp) {
+            if e.kind() != ErrorKind::NotFound {
+                tracing::warn!(target: "django.contrib.sessions", error = %e, "could not remove a temporary session file");
+            }
+        }
+        result?;
+        if self.durable {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error)?;
+        }
+        Ok(())
+    }
+
+    fn write_tmp(&self, tmp: &Path, content: &str) -> Result<(), Error> {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(tmp).map_err(io_error)?;
+        f.write_all(content.as_bytes()).map_err(io_error)?;
+        f.set_modified(SystemTime::from(self.clock.now()))
+            .map_err(io_error)?;
+        if self.durable {
+            f.sync_all().map_err(io_error)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for FileStore {
+    fn engine_name(&self) -> &'static str {
+        ENGINE
+    }
+
+    fn stores_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        let Ok(path) = self.path_for(key) else {
+            return Ok(None);
+        };
+        self.blocking(move |inner| inner.read(&path)).await
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        let path = self.path_for(key)?;
+        self.blocking(move |_| match fs::metadata(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(io_error(e)),
+        })
+        .await
+    }
+
+    async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        let path = self.path_for(record.key)?;
+        let content = self
+            .inner
+            .signer
+            .sign_map(record.data, self.inner.clock.now().timestamp());
+        self.blocking(move |inner| inner.write(&path, &content, true))
+            .await?;
+        Ok(record.key.to_owned())
+    }
+
+    async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
+        let Ok(path) = self.path_for(record.key) else {
+            return Err(Error::Gone);
+        };
+        let content = self
+            .inner
+            .signer
+            .sign_map(record.data, self.inner.clock.now().timestamp());
+        self.blocking(move |inner| inner.write(&path, &content, false))
+            .await?;
+        Ok(record.key.to_owned())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        let path = self.path_for(key)?;
+        self.blocking(move |inner| {
+            let _guard = inner.lock(&path);
+            match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if is_absent(&e) => Ok(()),
+                Err(e) => Err(io_error(e)),
+            }
+        })
+        .await
+    }
+
+    async fn clear_expired(&self) -> Result<Option<u64>, Error> {
+        self.blocking(|inner| {
+            let mut removed = 0;
+            for entry in fs::read_dir(&inner.dir).map_err(io_error)? {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) if is_absent(&e) => continue,
+                    Err(e) => return Err(io_error(e)),
+                };
+                let name = entry.file_name();
+                let Some(key) = name.to_str().and_then(|n| n.strip_prefix(&inner.prefix)) else {
+                    continue;
+                };
+                // Temporary files (`…_out_…`) and foreign names fail the key check.
+                if key.is_empty() || !is_file_safe(key) {
+                    continue;
+                }
+                let path = entry.path();
+                // Held across the check and the removal: a save racing us is not deleted.
+                let _guard = inner.lock(&path);
+                if inner.read(&path)?.is_none() {
+                    match fs::remove_file(&path) {
+                        Ok(()) => removed += 1,
+                        Err(e) if is_absent(&e) => {}
+                        Err(e) => return Err(io_error(e)),
+                    }
+                }
+            }
+            Ok(Some(removed))
+        })
+        .await
+    }
+}

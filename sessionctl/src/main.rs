@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use session_core::codec::log_rejected;
 use session_core::expiry::to_unix_f64;
-use session_core::{Clock, DynSessionStore, Engine, Settings, SystemClock, Value};
+use session_core::{Clock, DynSessionStore, Settings, SystemClock, Value};
 
 /// Exit status when a session or string is rejected (missing, expired, invalid).
 const REJECTED: u8 = 3;
@@ -43,6 +43,9 @@ struct Global {
     /// DATABASE_URL for the db engine (sqlite:///absolute/path, postgres://…, mysql://…).
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
+    /// SESSION_FILE_PATH for the file engine.
+    #[arg(long, global = true, value_name = "DIR")]
+    file_path: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -52,9 +55,11 @@ enum Command {
         #[command(subcommand)]
         action: CodecAction,
     },
-    /// Create a session from a JSON object on stdin; prints the new key.
+    /// Create a session from a JSON object on stdin; prints the new key (for signed cookies:
+    /// the cookie value).
     Create,
-    /// Print a session's data as JSON; exit 3 when missing, expired or invalid.
+    /// Print a session's data as JSON; exit 3 when missing, expired or invalid (for signed
+    /// cookies KEY is the cookie value, rejected when older than --cookie-age).
     Load {
         /// The session key.
         key: String,
@@ -122,6 +127,9 @@ fn settings(g: &Global) -> Result<Settings, Fail> {
     if let Some(u) = &g.database_url {
         flags.insert("DATABASE_URL", u.clone());
     }
+    if let Some(p) = &g.file_path {
+        flags.insert("SESSION_FILE_PATH", p.clone());
+    }
     // Flags win over the environment, which wins over the file.
     Ok(Settings::from_toml_and_lookup(toml.as_deref(), |name| {
         flags
@@ -146,17 +154,7 @@ fn read_object() -> Result<session_core::Map, Fail> {
 }
 
 async fn store(settings: &Settings) -> Result<Arc<DynSessionStore>, Fail> {
-    match settings.engine {
-        Engine::Db => {
-            let store = session_db::DbStore::from_settings(settings).await?;
-            store.ensure_schema().await?;
-            Ok(Arc::new(store))
-        }
-        other => Err(Fail(
-            1,
-            format!("SESSION_ENGINE {other} is not available in this build of sessionctl yet"),
-        )),
-    }
+    Ok(session_engines::build_store(settings).await?)
 }
 
 async fn run(cli: Cli) -> Result<(), Fail> {

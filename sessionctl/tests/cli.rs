@@ -140,3 +140,61 @@ fn db_engine_commands_on_sqlite() {
     assert!(expired.status.success());
     assert_eq!(stdout(&run(&["clear-expired"], "")), "1");
 }
+
+#[test]
+fn file_engine_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let run = |cmd: &[&str], stdin: &str| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend(["--secret", "k", "--engine", "file", "--file-path", path]);
+        sessionctl(&args, stdin)
+    };
+    let key = stdout(&run(&["create"], r#"{"a":1}"#));
+    assert!(dir.path().join(format!("sessionid{key}")).exists());
+    assert_eq!(stdout(&run(&["load", &key], "")), r#"{"a":1}"#);
+    assert!(run(&["exists", &key], "").status.success());
+    assert!(run(&["delete", &key], "").status.success());
+    assert_eq!(run(&["load", &key], "").status.code(), Some(3));
+    // A traversal attempt is refused, not resolved.
+    assert_eq!(
+        run(&["exists", "../../etc/passwd"], "").status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn signed_cookie_commands() {
+    let run = |cmd: &[&str], stdin: &str, age: &str| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend([
+            "--secret",
+            "k",
+            "--engine",
+            "signed_cookies",
+            "--cookie-age",
+            age,
+        ]);
+        sessionctl(&args, stdin)
+    };
+    let cookie = stdout(&run(&["create"], r#"{"cart":[1,2]}"#, "1209600"));
+    assert!(
+        cookie.contains(':'),
+        "the cookie value is the signed data: {cookie}"
+    );
+    assert_eq!(
+        stdout(&run(&["load", &cookie], "", "1209600")),
+        r#"{"cart":[1,2]}"#
+    );
+    assert_eq!(
+        run(&["load", &cookie], "", "-1").status.code(),
+        Some(3),
+        "older than --cookie-age"
+    );
+    assert_eq!(
+        run(&["load", "forged:value:sig"], "", "1209600")
+            .status
+            .code(),
+        Some(3)
+    );
+}

@@ -1,1 +1,2 @@
-//! session-cache (in progress).
+//! cache engine (in progress)
+pub mod pickle;

@@ -26,14 +26,12 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::Read;
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use flate2::read::ZlibDecoder;
-use flate2::{Compress, Compression, FlushCompress, Status};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -297,16 +295,42 @@ fn compress_if_it_pays(raw: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+thread_local! {
+    /// The inflate state (with its 32 KiB window), kept per thread like the deflate state.
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+}
+
 fn inflate_bounded(z: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::new();
-    let mut reader = ZlibDecoder::new(z).take(limit as u64 + 1);
-    reader
-        .read_to_end(&mut out)
-        .map_err(|_| DecodeError::Malformed("bad zlib stream"))?;
-    if out.len() > limit {
-        return Err(DecodeError::TooLarge { limit });
-    }
-    Ok(out)
+    INFLATE.with(|cell| {
+        let mut d = cell.borrow_mut();
+        d.reset(true);
+        let mut out = Vec::with_capacity((z.len() * 4).min(limit.saturating_add(1)).max(64));
+        loop {
+            let consumed = d.total_in() as usize;
+            let status = d
+                .decompress_vec(
+                    &z[consumed.min(z.len())..],
+                    &mut out,
+                    FlushDecompress::Finish,
+                )
+                .map_err(|_| DecodeError::Malformed("bad zlib stream"))?;
+            if out.len() > limit {
+                return Err(DecodeError::TooLarge { limit });
+            }
+            match status {
+                Status::StreamEnd => return Ok(out),
+                _ if out.len() == out.capacity() => {
+                    // Grow, but never past the bound (+1 to detect overflow).
+                    let room = (out.capacity() * 2).min(limit.saturating_add(1));
+                    if room <= out.capacity() {
+                        return Err(DecodeError::TooLarge { limit });
+                    }
+                    out.reserve_exact(room - out.len());
+                }
+                _ => return Err(DecodeError::Malformed("truncated zlib stream")),
+            }
+        }
+    })
 }
 
 fn lenient_b64_decode(payload: &str) -> Option<Vec<u8>> {

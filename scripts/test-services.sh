@@ -59,8 +59,12 @@ GRANT ALL PRIVILEGES ON test.* TO 'sessions'@'localhost';
 FLUSH PRIVILEGES;
 SQL
 
+# A three-master Redis Cluster on 7000-7002 for the cluster configuration.
+"$(dirname "$0")/redis-cluster.sh" >/dev/null
+
 cat <<'URLS'
 POSTGRES_URL=postgres://postgres:postgres@127.0.0.1:5432/sessions_test
 MYSQL_URL=mysql://sessions:sessions@127.0.0.1:3306/sessions_test
 REDIS_URL=redis://127.0.0.1:6379/0
+REDIS_CLUSTER_URL=redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
 URLS

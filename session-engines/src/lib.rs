@@ -51,7 +51,18 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<DynSessionStore>, Bu
         Engine::SignedCookies => Ok(Arc::new(
             session_cookie_signed::SignedCookieStore::from_settings(settings),
         )),
-        Engine::Cache => Err(BuildError::NotCompiled(Engine::Cache, "cache")),
+        #[cfg(feature = "cache")]
+        Engine::Cache => {
+            if settings.cache_url.is_none() {
+                return Err(ConfigError::Missing {
+                    setting: "CACHE_URL",
+                }
+                .into());
+            }
+            Ok(Arc::new(
+                session_cache::CacheStore::from_settings(settings).await?,
+            ))
+        }
         Engine::CachedDb => Err(BuildError::NotCompiled(Engine::CachedDb, "cached_db")),
         #[allow(unreachable_patterns)]
         other => Err(BuildError::NotCompiled(other, other.short_name())),
@@ -83,6 +94,7 @@ mod tests {
                 "file",
             ),
             ("signed_cookies", ("UNUSED", ""), "signed_cookies"),
+            ("cache", ("CACHE_URL", "memory://"), "cache"),
         ] {
             let s = settings(&[("SECRET_KEY", "k"), ("SESSION_ENGINE", engine), extra]).unwrap();
             assert_eq!(build_store(&s).await.unwrap().engine_name(), name);

@@ -46,6 +46,9 @@ struct Global {
     /// SESSION_FILE_PATH for the file engine.
     #[arg(long, global = true, value_name = "DIR")]
     file_path: Option<String>,
+    /// CACHE_URL for the cache engines: redis://…, redis-cluster://h:p,h:p or memory://.
+    #[arg(long, global = true, value_name = "URL")]
+    cache_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -129,6 +132,9 @@ fn settings(g: &Global) -> Result<Settings, Fail> {
     }
     if let Some(p) = &g.file_path {
         flags.insert("SESSION_FILE_PATH", p.clone());
+    }
+    if let Some(u) = &g.cache_url {
+        flags.insert("CACHE_URL", u.clone());
     }
     // Flags win over the environment, which wins over the file.
     Ok(Settings::from_toml_and_lookup(toml.as_deref(), |name| {

@@ -198,3 +198,35 @@ fn signed_cookie_commands() {
         Some(3)
     );
 }
+
+#[test]
+fn cache_engine_commands_on_redis() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let run = |cmd: &[&str], stdin: &str| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend([
+            "--secret",
+            "k",
+            "--engine",
+            "cache",
+            "--cache-url",
+            url.as_str(),
+        ]);
+        sessionctl(&args, stdin)
+    };
+    let created = run(&["create"], r#"{"a":1}"#);
+    if !created.status.success() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "redis unreachable under CI: {created:?}");
+        return eprintln!("SKIPPED: redis unreachable");
+    }
+    let key = stdout(&created);
+    assert_eq!(stdout(&run(&["load", &key], "")), r#"{"a":1}"#);
+    assert!(run(&["exists", &key], "").status.success());
+    assert!(run(&["delete", &key], "").status.success());
+    assert_eq!(run(&["exists", &key], "").status.code(), Some(3));
+    assert!(
+        stdout(&run(&["clear-expired"], ""))
+            .starts_with("0 (the cache engine expires sessions by itself)")
+    );
+}

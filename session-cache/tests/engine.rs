@@ -1,0 +1,334 @@
+//! Cache-engine behaviour beyond the shared suite, and live interop with Django's RedisCache.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::json;
+use session_cache::{Cache, CacheStore, MokaBound, ValueFormat};
+use session_conformance::django::Django;
+use session_conformance::{service_url, unavailable};
+use session_core::key::generate_key;
+use session_core::{Error, Expiry, Session, SessionConfig, SessionStore, Settings, Value};
+
+fn redis_url() -> String {
+    service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+}
+
+async fn raw(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).ok()?;
+    client.get_multiplexed_async_connection().await.ok()
+}
+
+#[tokio::test]
+async fn keys_values_and_ttl_are_djangos() {
+    let url = redis_url();
+    let Some(mut conn) = raw(&url).await else {
+        return unavailable("cache-redis layout", &"no redis");
+    };
+    let prefix = format!("p{}", &generate_key()[..8]);
+    let store = Arc::new(CacheStore::new(
+        Cache::connect(&url, &prefix, 2).await.unwrap(),
+        ValueFormat::Pickle,
+    ));
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("num_visits", 1).await.unwrap();
+    s.insert_value("testcookie", "worked").await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    let full = format!("{prefix}:2:django.contrib.sessions.cache{key}");
+    assert_eq!(store.cache_key(&key), full);
+    let bytes: Vec<u8> = redis::cmd("GET")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // Exactly what Django's RedisCache SET for this dict (cache-values.json, engine_writes).
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(&bytes),
+        "gAWVKgAAAAAAAAB9lCiMCm51bV92aXNpdHOUSwGMCnRlc3Rjb29raWWUjAZ3b3JrZWSUdS4="
+    );
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        (1_209_590..=1_209_600).contains(&ttl),
+        "TTL = expiry age, got {ttl}"
+    );
+    s.set_expiry(Expiry::Seconds(300)).await.unwrap();
+    s.save(false).await.unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        (290..=300).contains(&ttl),
+        "TTL follows set_expiry, got {ttl}"
+    );
+    // A session deleted (or evicted) meanwhile is not brought back by a save.
+    let _: i64 = redis::cmd("DEL")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    s.insert_value("late", true).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::Gone)));
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0);
+    // Values that are not a session (a bare int, a foreign pickle) are misses, not errors.
+    let _: () = redis::cmd("SET")
+        .arg(&full)
+        .arg("42")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(store.load(&key).await.unwrap().is_none());
+    let _: () = redis::cmd("SET")
+        .arg(&full)
+        .arg(&b"cos\nsystem\n(S'true'\ntR."[..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(store.load(&key).await.unwrap().is_none());
+}
+
+/// A private redis-server on a free loopback port, so that its command counter is ours alone.
+struct PrivateRedis(Child, u16);
+
+impl PrivateRedis {
+    fn start() -> Option<PrivateRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(PrivateRedis(child, port))
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.1)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn connect_retrying(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    for _ in 0..100 {
+        if let Some(c) = raw(url).await {
+            return Some(c);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+async fn commands(conn: &mut redis::aio::MultiplexedConnection) -> i64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let n: i64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn one_round_trip_per_operation() {
+    let Some(server) = PrivateRedis::start() else {
+        return unavailable("cache-redis round trips", &"redis-server not installed");
+    };
+    let mut conn = connect_retrying(&server.url())
+        .await
+        .expect("private redis-server answers");
+    let store = Arc::new(CacheStore::new(
+        Cache::connect(&server.url(), "", 1).await.unwrap(),
+        ValueFormat::Pickle,
+    ));
+    // Each measurement: commands run between two INFO calls, minus the INFO itself.
+    macro_rules! counted {
+        ($e:expr) => {{
+            let before = commands(&mut conn).await;
+            let r = $e;
+            (r, commands(&mut conn).await - before - 1)
+        }};
+    }
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("n", 1).await.unwrap();
+    let (r, n) = counted!(s.save(false).await);
+    r.unwrap();
+    assert_eq!(n, 1, "create = SET NX EX");
+    let key = s.session_key().unwrap().to_owned();
+    let mut t = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    let (r, n) = counted!(t.get_value("n").await);
+    r.unwrap();
+    assert_eq!(n, 1, "load = GET");
+    t.insert_value("n", 2).await.unwrap();
+    let (r, n) = counted!(t.save(false).await);
+    r.unwrap();
+    assert_eq!(n, 1, "save = SET XX EX");
+    let (r, n) = counted!(store.delete(&key).await);
+    r.unwrap();
+    assert_eq!(n, 1, "delete = DEL");
+}
+
+#[tokio::test]
+async fn reconnects_by_itself_after_the_connection_is_killed() {
+    // A private server: killing clients on the shared one would break concurrent tests.
+    let Some(server) = PrivateRedis::start() else {
+        return unavailable("cache-redis reconnect", &"redis-server not installed");
+    };
+    let url = server.url();
+    let admin = connect_retrying(&url).await;
+    let mut admin = admin.expect("private redis-server answers");
+    let prefix = format!("r{}", &generate_key()[..8]);
+    let store = CacheStore::new(
+        Cache::connect(&url, &prefix, 1).await.unwrap(),
+        ValueFormat::Pickle,
+    );
+    let mut s = Session::new(Arc::new(store.clone()), SessionConfig::default(), None);
+    s.insert_value("x", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    // Kill every other client connection (ours included) on the server.
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let mut loaded = None;
+    for _ in 0..50 {
+        match store.load(&key).await {
+            Ok(v) => {
+                loaded = v;
+                break;
+            }
+            Err(e) => {
+                assert!(e.is_transient(), "a dropped connection is transient: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert_eq!(
+        loaded.and_then(|m| m.get("x").cloned()),
+        Some(Value::from(1))
+    );
+}
+
+#[tokio::test]
+async fn moka_bounded_by_bytes_evicts() {
+    let cache = Cache::in_process(MokaBound::Bytes(20_000), "", 1);
+    let store = Arc::new(CacheStore::new(cache, ValueFormat::Pickle));
+    let mut keys = Vec::new();
+    for _ in 0..50 {
+        let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+        s.insert_value("blob", "x".repeat(1000)).await.unwrap();
+        s.save(false).await.unwrap();
+        keys.push(s.session_key().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut live = 0;
+    for k in &keys {
+        if store.load(k).await.unwrap().is_some() {
+            live += 1;
+        }
+    }
+    assert!(
+        live < 50 && live > 0,
+        "about 20 KB of 50 KB kept, got {live} sessions"
+    );
+}
+
+#[tokio::test]
+async fn interop_with_django_redis_cache() {
+    let url = redis_url();
+    if raw(&url).await.is_none() {
+        return unavailable("cache interop", &"no redis");
+    }
+    let prefix = format!("dj{}", &generate_key()[..8]);
+    let Some(django) = Django::locate(
+        "cache interop",
+        json!({"engine": "cache", "secret": "s", "cache_url": url, "key_prefix": prefix}),
+    ) else {
+        return;
+    };
+    let mut settings = Settings::new("s").unwrap();
+    settings.cache_url = Some(url.clone());
+    settings.cache_key_prefix = prefix.clone();
+    let store = Arc::new(CacheStore::from_settings(&settings).await.unwrap());
+    let config = SessionConfig::from_settings(&settings);
+
+    // Django writes → we read and modify → Django reads.
+    let key = django
+        .run(
+            "create",
+            &[],
+            r#"{"user": "ada", "n": 1, "t": [1, 2.5, null, true]}"#,
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut s = Session::new(store.clone(), config.clone(), Some(&key));
+    assert_eq!(s.get_value("user").await.unwrap(), Some(Value::from("ada")));
+    s.insert_value("n", Value::from(100_000_000_000_000_000_000_i128))
+        .await
+        .unwrap();
+    s.save(false).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&key], "").await["data"],
+        json!({"user": "ada", "n": 100_000_000_000_000_000_000.0_f64, "t": [1, 2.5, null, true]})
+    );
+    // We write → Django reads; Django's delete → our save is Gone; ours → Django sees nothing.
+    let mut ours = Session::new(store.clone(), config.clone(), None);
+    ours.insert_value("cart", Value::from(vec![1, 2]))
+        .await
+        .unwrap();
+    ours.save(false).await.unwrap();
+    let our_key = ours.session_key().unwrap().to_owned();
+    assert_eq!(
+        django.run("load", &[&our_key], "").await["data"],
+        json!({"cart": [1, 2]})
+    );
+    django.run("delete", &[&key], "").await;
+    s.insert_value("late", 1).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::Gone)));
+    store.delete(&our_key).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&our_key], "").await,
+        json!({"key": null, "data": {}})
+    );
+}

@@ -137,6 +137,13 @@ fn redis_error(e: redis::RedisError) -> Error {
     }
 }
 
+/// A Redis connection attempt gives up after this long (the connection is retried in the
+/// background; a request never waits on a dead server for longer than these bounds).
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A Redis command gives up after this long: a transient error, never a hang.
+pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn ttl_secs(ttl: i64) -> u64 {
     ttl.max(1) as u64
 }
@@ -157,12 +164,25 @@ impl Cache {
         };
         let backend = if let Some(rest) = url.strip_prefix("redis-cluster://") {
             let nodes: Vec<String> = rest.split(',').map(|n| format!("redis://{n}")).collect();
-            let client =
-                redis::cluster::ClusterClient::new(nodes).map_err(|e| invalid(e.to_string()))?;
+            let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                .connection_timeout(REDIS_CONNECT_TIMEOUT)
+                .response_timeout(REDIS_RESPONSE_TIMEOUT)
+                .retries(2)
+                .build()
+                .map_err(|e| invalid(e.to_string()))?;
             Backend::Cluster(client.get_async_connection().await.map_err(redis_error)?)
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             let client = redis::Client::open(url).map_err(|e| invalid(e.to_string()))?;
-            Backend::Redis(ConnectionManager::new(client).await.map_err(redis_error)?)
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
+                .set_response_timeout(REDIS_RESPONSE_TIMEOUT)
+                .set_number_of_retries(2)
+                .set_max_delay(500);
+            Backend::Redis(
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(redis_error)?,
+            )
         } else if let Some(rest) = url.strip_prefix("memory://") {
             let bound = match rest.trim_start_matches('?').split_once('=') {
                 None => MokaBound::Entries(100_000),

@@ -1,1 +1,375 @@
-//! session-cached-db (in progress).
+#![doc = include_str!("../README.md")]
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use session_cache::{Cache, ValueFormat};
+use session_core::{ConfigError, Error, Map, Record, SessionStore, Settings};
+use session_db::{DbStore, storable_key};
+
+const ENGINE: &str = "cached_db";
+
+/// Django's raw-key prefix of the cached_db engine.
+pub const CACHE_KEY_PREFIX: &str = "django.contrib.sessions.cached_db";
+
+/// Maximum staleness of an in-process cache when none is configured.
+pub const DEFAULT_IN_PROCESS_STALENESS: Duration = Duration::from_secs(10);
+
+/// Longest life of a copy refilled after a cache miss (a save's copy lives the session's
+/// remaining age, capped by the maximum staleness): bounds how long a delete that races a
+/// refill can leave a copy behind.
+pub const MAX_REFILL_TTL: Duration = Duration::from_secs(300);
+
+/// How long the engine leaves a failed cache alone before trying it again.
+pub const CACHE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// At most this many cache entries are remembered for invalidation while the cache is down.
+pub const MAX_PENDING_INVALIDATIONS: usize = 100_000;
+
+/// Failures of the cached_db engine itself (storage failures keep their engine's error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CachedDbError {
+    /// The database write succeeded, but the cache is down and too many entries already wait
+    /// for invalidation: a stale cached copy of this session may be served once the cache is
+    /// back.
+    #[error(
+        "session saved to the database, but the cache is down with {0} stale entries pending invalidation; a stale copy may be served when it returns"
+    )]
+    InvalidationBacklogFull(usize),
+}
+
+/// The cache's health as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheHealth {
+    /// The last cache operation failed: the engine serves from the database alone.
+    pub degraded: bool,
+    /// Cache entries that must be deleted before the cache is trusted again.
+    pub pending_invalidations: usize,
+}
+
+#[derive(Default)]
+struct Breaker {
+    failed_at: Option<Instant>,
+    pending: HashSet<String>,
+}
+
+/// Django's `cached_db` engine: the database row exactly as the db engine writes it, and a
+/// write-through copy of the session dict in a cache under
+/// `KEY_PREFIX:VERSION:django.contrib.sessions.cached_db<key>`.
+///
+/// * `load`: a cache hit costs no database query; a miss reads the database (expiry
+///   filtered) and refills the cache with `SET NX`, so it never overwrites a newer write.
+/// * `create`/`save`: the database first (the db engine's duplicate and no-resurrection
+///   rules), then the cache. `delete`: the database, then the cache.
+/// * A cache entry lives for the session's remaining age, capped by the maximum staleness
+///   (default 10 s for an in-process cache): a logout on one instance is seen by instances
+///   holding their own in-process copies within that bound.
+/// * When the cache fails, the engine serves from the database alone (logged once, see
+///   [`health`](Self::health)), remembers every entry a write or delete left stale, and tries
+///   the cache again after [`CACHE_RETRY_AFTER`]: it deletes the stale entries first and only
+///   then trusts the cache again.
+#[derive(Clone)]
+pub struct CachedDbStore {
+    db: DbStore,
+    cache: Cache,
+    format: ValueFormat,
+    max_staleness: Option<Duration>,
+    breaker: Arc<Mutex<Breaker>>,
+}
+
+impl fmt::Debug for CachedDbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedDbStore")
+            .field("db", &self.db)
+            .field("cache", &self.cache)
+            .field("format", &self.format)
+            .field("max_staleness", &self.max_staleness)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachedDbStore {
+    /// The engine over a database store and a cache. Values are stored as `format`; cached
+    /// copies live at most `max_staleness` (`None`: the session's remaining age).
+    pub fn new(
+        db: DbStore,
+        cache: Cache,
+        format: ValueFormat,
+        max_staleness: Option<Duration>,
+    ) -> CachedDbStore {
+        CachedDbStore {
+            db,
+            cache,
+            format,
+            max_staleness,
+            breaker: Arc::default(),
+        }
+    }
+
+    /// The engine the settings describe: `DATABASE_URL` (table created when missing),
+    /// `CACHE_URL`, `CACHE_KEY_PREFIX`, `CACHE_VERSION` and
+    /// `SESSION_CACHED_DB_MAX_STALENESS`; pickled values, as Django writes them.
+    pub async fn from_settings(settings: &Settings) -> Result<CachedDbStore, Error> {
+        let missing = |setting| Error::permanent(ENGINE, ConfigError::Missing { setting });
+        let db_url = settings
+            .database_url
+            .as_deref()
+            .ok_or_else(|| missing("DATABASE_URL"))?;
+        let cache_url = settings
+            .cache_url
+            .as_deref()
+            .ok_or_else(|| missing("CACHE_URL"))?;
+        let db = DbStore::connect(db_url, settings)
+            .await
+            .map_err(|e| match e {
+                session_db::DbError::Session(e) => e,
+                other => Error::permanent(
+                    ENGINE,
+                    ConfigError::Invalid {
+                        setting: "DATABASE_URL",
+                        reason: other.to_string(),
+                    },
+                ),
+            })?;
+        db.ensure_schema().await?;
+        let cache = Cache::connect(
+            cache_url,
+            &settings.cache_key_prefix,
+            settings.cache_version,
+        )
+        .await?;
+        let max_staleness = match settings.cached_db_max_staleness {
+            Some(secs) => Some(Duration::from_secs(secs)),
+            None if cache_url.starts_with("memory://") => Some(DEFAULT_IN_PROCESS_STALENESS),
+            None => None,
+        };
+        Ok(CachedDbStore::new(
+            db,
+            cache,
+            ValueFormat::Pickle,
+            max_staleness,
+        ))
+    }
+
+    /// The database store underneath.
+    pub fn db(&self) -> &DbStore {
+        &self.db
+    }
+
+    /// The cache underneath.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The full cache key of a session key.
+    pub fn cache_key(&self, session_key: &str) -> String {
+        self.cache
+            .full_key(&format!("{CACHE_KEY_PREFIX}{session_key}"))
+    }
+
+    /// Whether the engine is serving without its cache, and how many entries wait for
+    /// invalidation.
+    pub fn health(&self) -> CacheHealth {
+        let b = self.breaker();
+        CacheHealth {
+            degraded: b.failed_at.is_some(),
+            pending_invalidations: b.pending.len(),
+        }
+    }
+
+    fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        // The guarded state stays consistent at every step, so a poisoned lock is still usable.
+        self.breaker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Cache TTL for a session with `age` seconds left.
+    fn ttl(&self, age: i64) -> i64 {
+        match self.max_staleness {
+            Some(cap) => age.min(i64::try_from(cap.as_secs()).unwrap_or(i64::MAX)),
+            None => age,
+        }
+    }
+
+    fn cache_failed(&self, op: &str, error: &Error) {
+        let mut b = self.breaker();
+        if b.failed_at.is_none() {
+            tracing::error!(
+                target: "django.contrib.sessions",
+                cache = ?self.cache,
+                op,
+                %error,
+                "session cache failed; serving sessions from the database alone"
+            );
+        }
+        b.failed_at = Some(Instant::now());
+    }
+
+    /// Whether the cache may be used now. After a failure the cache is left alone for
+    /// [`CACHE_RETRY_AFTER`]; then the stale entries are deleted first, and the cache is
+    /// trusted again once none remain.
+    async fn cache_usable(&self) -> bool {
+        let pending: Vec<String> = {
+            let b = self.breaker();
+            match b.failed_at {
+                None => return true,
+                Some(t) if t.elapsed() < CACHE_RETRY_AFTER => return false,
+                Some(_) => b.pending.iter().cloned().collect(),
+            }
+        };
+        for key in &pending {
+            if let Err(e) = self.cache.delete(key).await {
+                self.cache_failed("invalidate", &e);
+                return false;
+            }
+            self.breaker().pending.remove(key);
+        }
+        let mut b = self.breaker();
+        if b.pending.is_empty() {
+            b.failed_at = None;
+            tracing::info!(target: "django.contrib.sessions", cache = ?self.cache, "session cache is back in use");
+            true
+        } else {
+            // A write failed meanwhile; the next call retries at once.
+            false
+        }
+    }
+
+    /// Remembers a cache entry that may hold an outdated copy.
+    fn mark_stale(&self, full_key: String) -> Result<(), Error> {
+        let mut b = self.breaker();
+        if b.pending.len() >= MAX_PENDING_INVALIDATIONS && !b.pending.contains(&full_key) {
+            let n = b.pending.len();
+            return Err(Error::transient(
+                ENGINE,
+                CachedDbError::InvalidationBacklogFull(n),
+            ));
+        }
+        b.failed_at.get_or_insert_with(Instant::now);
+        b.pending.insert(full_key);
+        Ok(())
+    }
+
+    /// After a database write: puts the new copy in the cache, or makes sure no old copy
+    /// survives there.
+    async fn write_through(&self, record: &Record<'_>) -> Result<(), Error> {
+        let full = self.cache_key(record.key);
+        if !self.cache_usable().await {
+            return self.mark_stale(full);
+        }
+        let bytes = self.format.encode(record.data);
+        if let Err(e) = self
+            .cache
+            .set(&full, &bytes, self.ttl(record.max_age))
+            .await
+        {
+            self.cache_failed("set", &e);
+            if let Err(e) = self.cache.delete(&full).await {
+                tracing::error!(target: "django.contrib.sessions", error = %e, "stale session cache entry could not be deleted; it will be before the cache is used again");
+                return self.mark_stale(full);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedDbStore {
+    fn engine_name(&self) -> &'static str {
+        ENGINE
+    }
+
+    fn stores_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        if !storable_key(key) {
+            return Ok(None);
+        }
+        let full = self.cache_key(key);
+        let use_cache = self.cache_usable().await;
+        if use_cache {
+            match self.cache.get(&full).await {
+                Ok(Some(bytes)) => {
+                    if let Some(map) = self.format.decode(&bytes) {
+                        return Ok(Some(map));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.cache_failed("get", &e),
+            }
+        }
+        let Some((map, expires_at)) = self.db.load_with_expiry(key).await? else {
+            return Ok(None);
+        };
+        if use_cache && self.health().pending_invalidations == 0 {
+            let age = (expires_at - self.db.clock().now()).num_seconds();
+            // NX: a write that landed meanwhile is newer than what was just read.
+            if let Err(e) = self
+                .cache
+                .add(
+                    &full,
+                    &self.format.encode(&map),
+                    self.ttl(age).min(MAX_REFILL_TTL.as_secs() as i64),
+                )
+                .await
+            {
+                self.cache_failed("refill", &e);
+            }
+        }
+        Ok(Some(map))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        if !storable_key(key) {
+            return Ok(false);
+        }
+        if self.cache_usable().await {
+            match self.cache.exists(&self.cache_key(key)).await {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) => self.cache_failed("exists", &e),
+            }
+        }
+        self.db.exists(key).await
+    }
+
+    async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        let key = self.db.create(record).await?;
+        self.write_through(record).await?;
+        Ok(key)
+    }
+
+    async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
+        let key = self.db.save(record).await?;
+        self.write_through(record).await?;
+        Ok(key)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        if !storable_key(key) {
+            return Ok(());
+        }
+        self.db.delete(key).await?;
+        let full = self.cache_key(key);
+        if !self.cache_usable().await {
+            return self.mark_stale(full);
+        }
+        if let Err(e) = self.cache.delete(&full).await {
+            self.cache_failed("delete", &e);
+            return self.mark_stale(full);
+        }
+        Ok(())
+    }
+
+    async fn clear_expired(&self) -> Result<Option<u64>, Error> {
+        // Cache entries die by their TTL.
+        self.db.clear_expired().await
+    }
+}

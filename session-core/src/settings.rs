@@ -175,6 +175,10 @@ pub struct Settings {
     pub cache_version: i64,
     /// Bound on a decompressed session payload in bytes (not a Django setting).
     pub max_decompressed_size: usize,
+    /// `SESSION_CACHED_DB_MAX_STALENESS` (seconds, not a Django setting): how long the
+    /// cached_db engine may serve a cached copy without looking at the database. Unset: the
+    /// session's own expiry for a shared cache (Redis), 10 seconds for an in-process one.
+    pub cached_db_max_staleness: Option<u64>,
 }
 
 impl fmt::Debug for Settings {
@@ -195,6 +199,7 @@ impl fmt::Debug for Settings {
             .field("cache_url", &set(&self.cache_url))
             .field("cache_key_prefix", &self.cache_key_prefix)
             .field("cache_version", &self.cache_version)
+            .field("cached_db_max_staleness", &self.cached_db_max_staleness)
             .finish()
     }
 }
@@ -247,6 +252,8 @@ struct RawSettings {
     cache_version: Option<i64>,
     #[serde(rename = "SESSION_MAX_DECOMPRESSED_SIZE")]
     max_decompressed_size: Option<usize>,
+    #[serde(rename = "SESSION_CACHED_DB_MAX_STALENESS")]
+    cached_db_max_staleness: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +287,7 @@ pub const ENV_NAMES: &[&str] = &[
     "CACHE_KEY_PREFIX",
     "CACHE_VERSION",
     "SESSION_MAX_DECOMPRESSED_SIZE",
+    "SESSION_CACHED_DB_MAX_STALENESS",
 ];
 
 fn parse_bool(setting: &'static str, v: &str) -> Result<bool, ConfigError> {
@@ -351,6 +359,9 @@ impl RawSettings {
             max_decompressed_size: s("SESSION_MAX_DECOMPRESSED_SIZE")
                 .map(|v| parse_num("SESSION_MAX_DECOMPRESSED_SIZE", &v))
                 .transpose()?,
+            cached_db_max_staleness: s("SESSION_CACHED_DB_MAX_STALENESS")
+                .map(|v| parse_num("SESSION_CACHED_DB_MAX_STALENESS", &v))
+                .transpose()?,
         })
     }
 
@@ -381,7 +392,8 @@ impl RawSettings {
             cache_url,
             cache_key_prefix,
             cache_version,
-            max_decompressed_size
+            max_decompressed_size,
+            cached_db_max_staleness
         )
     }
 
@@ -466,6 +478,7 @@ impl RawSettings {
             max_decompressed_size: self
                 .max_decompressed_size
                 .unwrap_or(DEFAULT_MAX_DECOMPRESSED),
+            cached_db_max_staleness: self.cached_db_max_staleness,
         })
     }
 }

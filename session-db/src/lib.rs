@@ -168,7 +168,7 @@ impl Sql {
         };
         Sql {
             load: format!(
-                "SELECT {data} FROM {t} WHERE {key} = {} AND {exp} > {}",
+                "SELECT {data}, {exp} FROM {t} WHERE {key} = {} AND {exp} > {}",
                 p(1),
                 p(2)
             ),
@@ -251,10 +251,10 @@ pub fn sqlite_datetime_text(t: DateTime<Utc>) -> String {
     }
 }
 
-/// Keys Django could never have written to the `varchar(40)` column. Refusing them before
-/// the query keeps hostile input (NUL bytes, 4-byte UTF-8) away from drivers that would
-/// answer with an error instead of "no row".
-fn storable_key(key: &str) -> bool {
+/// Whether Django could have written `key` to its `varchar(40)` column (1–40 printable ASCII
+/// characters). Refusing other keys before the query keeps hostile input (NUL bytes, 4-byte
+/// UTF-8) away from drivers that would answer with an error instead of "no row".
+pub fn storable_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 40 && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
@@ -355,6 +355,11 @@ impl DbStore {
     /// The database in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The clock expiry is judged by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The table in use.
@@ -490,6 +495,52 @@ impl DbStore {
         })
     }
 
+    /// Loads a live session together with its `expire_date`, in one query (the cached_db
+    /// engine sizes its cache entry from it).
+    pub async fn load_with_expiry(&self, key: &str) -> Result<Option<(Map, DateTime<Utc>)>, Error> {
+        if !storable_key(key) {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        self.count();
+        let row: Option<(String, DateTime<Utc>)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as::<_, (String, String)>(&self.sql.load)
+                .bind(key)
+                .bind(sqlite_datetime_text(now))
+                .fetch_optional(p)
+                .await
+                .map(|r| {
+                    r.and_then(|(d, e)| {
+                        NaiveDateTime::parse_from_str(&e, "%Y-%m-%d %H:%M:%S%.f")
+                            .ok()
+                            .map(|n| (d, n.and_utc()))
+                    })
+                }),
+            Pool::Postgres(p) => {
+                sqlx::query_as(&self.sql.load)
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(p)
+                    .await
+            }
+            Pool::MySql(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(&self.sql.load)
+                .bind(key)
+                .bind(now.naive_utc())
+                .fetch_optional(p)
+                .await
+                .map(|r| r.map(|(d, e)| (d, e.and_utc()))),
+        }
+        .map_err(classify)?;
+        // A row whose data does not verify is an empty session under the same key, as in
+        // Django (the warning is logged by the codec).
+        Ok(row.map(|(d, exp)| {
+            (
+                decode_or_empty(&self.signer, &d, None, to_unix_f64(now)),
+                exp,
+            )
+        }))
+    }
+
     async fn write(
         &self,
         sql: &str,
@@ -529,38 +580,7 @@ impl SessionStore for DbStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
-        if !storable_key(key) {
-            return Ok(None);
-        }
-        let now = self.clock.now();
-        self.count();
-        let data: Option<String> = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_scalar(&self.sql.load)
-                    .bind(key)
-                    .bind(sqlite_datetime_text(now))
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_scalar(&self.sql.load)
-                    .bind(key)
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::MySql(p) => {
-                sqlx::query_scalar(&self.sql.load)
-                    .bind(key)
-                    .bind(now.naive_utc())
-                    .fetch_optional(p)
-                    .await
-            }
-        }
-        .map_err(classify)?;
-        // A row whose data does not verify is an empty session under the same key, as in
-        // Django (the warning is logged by the codec).
-        Ok(data.map(|d| decode_or_empty(&self.signer, &d, None, to_unix_f64(now))))
+        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {

@@ -63,7 +63,20 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<DynSessionStore>, Bu
                 session_cache::CacheStore::from_settings(settings).await?,
             ))
         }
-        Engine::CachedDb => Err(BuildError::NotCompiled(Engine::CachedDb, "cached_db")),
+        #[cfg(feature = "cached_db")]
+        Engine::CachedDb => {
+            for (value, setting) in [
+                (&settings.database_url, "DATABASE_URL"),
+                (&settings.cache_url, "CACHE_URL"),
+            ] {
+                if value.is_none() {
+                    return Err(ConfigError::Missing { setting }.into());
+                }
+            }
+            Ok(Arc::new(
+                session_cached_db::CachedDbStore::from_settings(settings).await?,
+            ))
+        }
         #[allow(unreachable_patterns)]
         other => Err(BuildError::NotCompiled(other, other.short_name())),
     }
@@ -95,8 +108,15 @@ mod tests {
             ),
             ("signed_cookies", ("UNUSED", ""), "signed_cookies"),
             ("cache", ("CACHE_URL", "memory://"), "cache"),
+            ("cached_db", ("CACHE_URL", "memory://"), "cached_db"),
         ] {
-            let s = settings(&[("SECRET_KEY", "k"), ("SESSION_ENGINE", engine), extra]).unwrap();
+            let s = settings(&[
+                ("SECRET_KEY", "k"),
+                ("SESSION_ENGINE", engine),
+                ("DATABASE_URL", db.as_str()),
+                extra,
+            ])
+            .unwrap();
             assert_eq!(build_store(&s).await.unwrap().engine_name(), name);
         }
     }
@@ -122,5 +142,13 @@ mod tests {
         .unwrap();
         let err = build_store(&s).await.unwrap_err().to_string();
         assert!(err.contains("DATABASE_URL"), "{err}");
+        let s = settings(&[
+            ("SECRET_KEY", "k"),
+            ("SESSION_ENGINE", "cached_db"),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ])
+        .unwrap();
+        let err = build_store(&s).await.unwrap_err().to_string();
+        assert!(err.contains("CACHE_URL"), "{err}");
     }
 }

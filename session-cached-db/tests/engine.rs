@@ -1,0 +1,429 @@
+//! cached_db behaviour beyond the shared suite: Django's layout, round trips, consistency when
+//! the cache fails or is shared by several instances, and live interop with Django's
+//! cached_db engine on Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::json;
+use session_cache::{Cache, MokaBound, ValueFormat};
+use session_cached_db::{CACHE_RETRY_AFTER, CachedDbStore, MAX_REFILL_TTL};
+use session_conformance::django::Django;
+use session_conformance::{service_url, unavailable};
+use session_core::key::generate_key;
+use session_core::{
+    Clock, Error, ManualClock, Session, SessionConfig, SessionStore, Settings, SystemClock, Value,
+};
+use session_db::{DbOptions, DbStore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+fn redis_url() -> String {
+    service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+}
+
+fn settings() -> Settings {
+    Settings::new("cached-db-test-secret").unwrap()
+}
+
+async fn sqlite_at(path: &std::path::Path, clock: Arc<dyn Clock>) -> DbStore {
+    let url = format!("sqlite://{}", path.display());
+    let db = DbStore::connect_with(
+        &url,
+        settings().session_signer(),
+        clock,
+        DbOptions::default(),
+    )
+    .await
+    .unwrap();
+    db.ensure_schema().await.unwrap();
+    db
+}
+
+async fn raw_redis(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).ok()?;
+    client.get_multiplexed_async_connection().await.ok()
+}
+
+async fn redis_get(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<Vec<u8>> {
+    redis::cmd("GET").arg(key).query_async(conn).await.unwrap()
+}
+
+async fn new_session(store: Arc<CachedDbStore>, data: &[(&str, Value)]) -> String {
+    let mut s = Session::new(store, SessionConfig::default(), None);
+    for (k, v) in data {
+        s.insert_value(k, v.clone()).await.unwrap();
+    }
+    s.save(false).await.unwrap();
+    s.session_key().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn cache_entry_and_row_are_djangos_and_a_hit_costs_no_query() {
+    let url = redis_url();
+    let Some(mut conn) = raw_redis(&url).await else {
+        return unavailable("cached_db layout", &"no redis");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(SystemClock)).await;
+    let prefix = format!("p{}", &generate_key()[..8]);
+    let cache = Cache::connect(&url, &prefix, 1).await.unwrap();
+    let store = Arc::new(CachedDbStore::new(
+        db.clone(),
+        cache,
+        ValueFormat::Pickle,
+        None,
+    ));
+
+    let before = db.statements();
+    let key = new_session(
+        store.clone(),
+        &[("num_visits", 1.into()), ("testcookie", "worked".into())],
+    )
+    .await;
+    // Session::save on a new session: one INSERT (the key is fresh), nothing else.
+    assert_eq!(
+        db.statements() - before,
+        1,
+        "create: one database statement"
+    );
+    let full = format!("{prefix}:1:django.contrib.sessions.cached_db{key}");
+    assert_eq!(store.cache_key(&key), full);
+    // The bytes Django's RedisCache writes for this dict (cache-values.json).
+    let bytes = redis_get(&mut conn, &full).await.expect("write-through");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(&bytes),
+        "gAWVKgAAAAAAAAB9lCiMCm51bV92aXNpdHOUSwGMCnRlc3Rjb29raWWUjAZ3b3JrZWSUdS4="
+    );
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
+    // The row is the db engine's: a plain db store reads it.
+    let row = db.load(&key).await.unwrap().unwrap();
+    assert_eq!(row.get("testcookie"), Some(&Value::from("worked")));
+
+    // Hit: no database statement at all.
+    let before = db.statements();
+    let data = store.load(&key).await.unwrap().unwrap();
+    assert_eq!(data.get("num_visits"), Some(&Value::from(1)));
+    assert_eq!(db.statements() - before, 0, "a hit sends no query");
+
+    // Miss: one SELECT, then the cache is refilled (bounded TTL) and the next load hits.
+    let _: i64 = redis::cmd("DEL")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let before = db.statements();
+    assert!(store.load(&key).await.unwrap().is_some());
+    assert_eq!(db.statements() - before, 1, "a miss sends one query");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&full)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= MAX_REFILL_TTL.as_secs() as i64,
+        "refill TTL {ttl}"
+    );
+    let before = db.statements();
+    store.load(&key).await.unwrap().unwrap();
+    assert_eq!(db.statements() - before, 0);
+
+    // Save: one UPDATE plus the cache write; delete: one DELETE plus the cache delete.
+    let mut s = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    s.insert_value("num_visits", 2).await.unwrap();
+    let before = db.statements();
+    s.save(false).await.unwrap();
+    assert_eq!(
+        db.statements() - before,
+        1,
+        "save: one UPDATE (the load was a hit)"
+    );
+    assert_eq!(
+        store.load(&key).await.unwrap().unwrap().get("num_visits"),
+        Some(&Value::from(2))
+    );
+    store.delete(&key).await.unwrap();
+    assert_eq!(redis_get(&mut conn, &full).await, None);
+    assert!(db.raw_row(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_miss_judges_expiry_by_the_database_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix(1_800_000_000.0);
+    let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(clock.clone())).await;
+    let cache = Cache::in_process(MokaBound::Entries(100), "", 1);
+    let store = Arc::new(CachedDbStore::new(
+        db,
+        cache.clone(),
+        ValueFormat::Pickle,
+        None,
+    ));
+    let config = SessionConfig::default().with_clock(Arc::new(clock.clone()));
+    let mut s = Session::new(store.clone(), config, None);
+    s.insert_value("x", 1).await.unwrap();
+    s.set_expiry(session_core::Expiry::Seconds(60))
+        .await
+        .unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    cache.delete(&store.cache_key(&key)).await.unwrap();
+    clock.advance_secs(59);
+    assert!(store.load(&key).await.unwrap().is_some(), "one second left");
+    cache.delete(&store.cache_key(&key)).await.unwrap();
+    clock.advance_secs(1);
+    assert_eq!(
+        store.load(&key).await.unwrap(),
+        None,
+        "expired at the boundary"
+    );
+    assert!(
+        !cache.exists(&store.cache_key(&key)).await.unwrap(),
+        "nothing refilled"
+    );
+}
+
+#[tokio::test]
+async fn a_save_after_a_concurrent_delete_fails_and_caches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(SystemClock)).await;
+    let cache = Cache::in_process(MokaBound::Entries(100), "", 1);
+    let store = Arc::new(CachedDbStore::new(
+        db,
+        cache.clone(),
+        ValueFormat::Pickle,
+        None,
+    ));
+    let key = new_session(store.clone(), &[("x", 1.into())]).await;
+    let mut s = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    s.insert_value("x", 2).await.unwrap();
+    store.delete(&key).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::Gone)));
+    assert!(!cache.exists(&store.cache_key(&key)).await.unwrap());
+    assert_eq!(store.load(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn in_process_caches_see_a_logout_elsewhere_within_the_max_staleness() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite3");
+    let instance = |db: DbStore| {
+        Arc::new(CachedDbStore::new(
+            db,
+            Cache::in_process(MokaBound::Entries(100), "", 1),
+            ValueFormat::Pickle,
+            Some(Duration::from_secs(1)),
+        ))
+    };
+    let a = instance(sqlite_at(&path, Arc::new(SystemClock)).await);
+    let b = instance(sqlite_at(&path, Arc::new(SystemClock)).await);
+    let key = new_session(a.clone(), &[("user", "ada".into())]).await;
+    assert!(b.load(&key).await.unwrap().is_some(), "b caches its copy");
+    a.delete(&key).await.unwrap(); // logout on instance a
+    assert_eq!(a.load(&key).await.unwrap(), None);
+    // Instance b may serve its copy until the bound, never after it.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(b.load(&key).await.unwrap(), None, "b sees the logout");
+    // And b's own writes cannot bring the session back.
+    let mut s = Session::new(b.clone(), SessionConfig::default(), Some(&key));
+    s.insert_value("late", 1).await.unwrap();
+    s.save(false).await.unwrap(); // the key was reset by the load: a new session
+    assert_ne!(s.session_key(), Some(key.as_str()));
+}
+
+/// Forwards loopback connections to `target` until aborted.
+async fn proxy(listener: TcpListener, target: String) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            conns.spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn cache_outage_serves_from_the_database_and_no_stale_copy_survives_it() {
+    let url = redis_url();
+    let Some(mut conn) = raw_redis(&url).await else {
+        return unavailable("cached_db outage", &"no redis");
+    };
+    let upstream = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut proxy_task = proxy(listener, upstream.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(SystemClock)).await;
+    let prefix = format!("o{}", &generate_key()[..8]);
+    let cache = Cache::connect(&format!("redis://127.0.0.1:{port}/0"), &prefix, 1)
+        .await
+        .unwrap();
+    let store = Arc::new(CachedDbStore::new(
+        db.clone(),
+        cache,
+        ValueFormat::Pickle,
+        None,
+    ));
+    let key = new_session(store.clone(), &[("n", 1.into())]).await;
+    let full = store.cache_key(&key);
+    assert!(redis_get(&mut conn, &full).await.is_some());
+
+    // The cache goes away; reads and writes go on against the database.
+    proxy_task.abort();
+    let _ = proxy_task.await;
+    let mut s = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    assert_eq!(s.get_value("n").await.unwrap(), Some(Value::from(1)));
+    s.insert_value("n", 2).await.unwrap();
+    s.save(false)
+        .await
+        .expect("the database write is what counts");
+    let health = store.health();
+    assert!(health.degraded);
+    assert_eq!(
+        health.pending_invalidations, 1,
+        "the old copy is remembered"
+    );
+    // Redis itself still holds the old copy (n = 1)...
+    assert!(redis_get(&mut conn, &full).await.is_some());
+    // ...and while degraded it is never served.
+    let before = db.statements();
+    assert_eq!(
+        store.load(&key).await.unwrap().unwrap().get("n"),
+        Some(&Value::from(2))
+    );
+    assert_eq!(db.statements() - before, 1);
+
+    // The cache comes back: the stale copy is deleted before the cache is trusted again.
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    proxy_task = proxy(listener, upstream).await;
+    tokio::time::sleep(CACHE_RETRY_AFTER + Duration::from_millis(100)).await;
+    let mut served = None;
+    for _ in 0..30 {
+        served = store.load(&key).await.unwrap();
+        if !store.health().degraded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(served.unwrap().get("n"), Some(&Value::from(2)));
+    assert_eq!(store.health().pending_invalidations, 0);
+    assert!(!store.health().degraded, "the cache is used again");
+    let before = db.statements();
+    assert_eq!(
+        store.load(&key).await.unwrap().unwrap().get("n"),
+        Some(&Value::from(2))
+    );
+    assert_eq!(db.statements() - before, 0, "hits again");
+    proxy_task.abort();
+}
+
+#[tokio::test]
+async fn interop_with_djangos_cached_db_on_redis() {
+    let url = redis_url();
+    let Some(mut conn) = raw_redis(&url).await else {
+        return unavailable("cached_db interop", &"no redis");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite3");
+    let db = sqlite_at(&path, Arc::new(SystemClock)).await;
+    let prefix = format!("dj{}", &generate_key()[..8]);
+    let Some(django) = Django::locate(
+        "cached_db interop",
+        json!({
+            "engine": "cached_db",
+            "secret": "cached-db-test-secret",
+            "database_url": format!("sqlite://{}", path.display()),
+            "cache_url": url,
+            "key_prefix": prefix,
+        }),
+    ) else {
+        return;
+    };
+    let cache = Cache::connect(&url, &prefix, 1).await.unwrap();
+    let store = Arc::new(CachedDbStore::new(
+        db.clone(),
+        cache,
+        ValueFormat::Pickle,
+        None,
+    ));
+
+    // Django writes → we read (a hit: no query) and modify → Django reads.
+    let key = django
+        .run(
+            "create",
+            &[],
+            r#"{"user": "ada", "n": 1, "t": [1, 2.5, null, true]}"#,
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = db.statements();
+    let mut s = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    assert_eq!(s.get_value("user").await.unwrap(), Some(Value::from("ada")));
+    assert_eq!(db.statements() - before, 0, "Django's cache entry is hit");
+    s.insert_value("n", 2).await.unwrap();
+    s.save(false).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&key], "").await["data"],
+        json!({"user": "ada", "n": 2, "t": [1, 2.5, null, true]})
+    );
+    // A Django row without its cache entry: we read the row (the miss path) and refill.
+    let k2 = django.run("create", &[], r#"{"m": 7}"#).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _: i64 = redis::cmd("DEL")
+        .arg(store.cache_key(&k2))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load(&k2).await.unwrap().unwrap().get("m"),
+        Some(&Value::from(7))
+    );
+    assert!(redis_get(&mut conn, &store.cache_key(&k2)).await.is_some());
+    assert_eq!(
+        django.run("load", &[&k2], "").await["data"],
+        json!({"m": 7})
+    );
+    // We write → Django reads, from its cache and from the row alone.
+    let ours = new_session(store.clone(), &[("cart", Value::from(vec![1, 2]))]).await;
+    assert_eq!(
+        django.run("load", &[&ours], "").await["data"],
+        json!({"cart": [1, 2]})
+    );
+    let _: i64 = redis::cmd("DEL")
+        .arg(store.cache_key(&ours))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        django.run("load", &[&ours], "").await["data"],
+        json!({"cart": [1, 2]})
+    );
+    // Django's logout → our save is Gone; ours → Django sees nothing.
+    django.run("delete", &[&key], "").await;
+    s.insert_value("late", 1).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::Gone)));
+    store.delete(&ours).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&ours], "").await,
+        json!({"key": null, "data": {}})
+    );
+}

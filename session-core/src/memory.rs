@@ -32,10 +32,19 @@ type Records = HashMap<String, (Map, DateTime<Utc>)>;
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MemoryStore {
     records: Arc<Mutex<Records>>,
     clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the sessions themselves.
+        f.debug_struct("MemoryStore")
+            .field("records", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MemoryStore {
@@ -56,6 +65,11 @@ impl MemoryStore {
     /// How many records are held (expired ones included until cleared).
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The keys of the records held, in no particular order.
+    pub fn keys(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
     }
 
     /// Whether no record is held.

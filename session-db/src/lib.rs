@@ -541,6 +541,42 @@ impl DbStore {
         }))
     }
 
+    /// Django's `clearsessions`: deletes expired rows in batches of 1000 (short transactions,
+    /// no long table lock), calling `progress` with the running total after each batch.
+    pub async fn clear_expired_with_progress(
+        &self,
+        mut progress: impl FnMut(u64) + Send,
+    ) -> Result<u64, Error> {
+        let now = self.clock.now();
+        let mut total = 0u64;
+        loop {
+            self.count();
+            let n = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(&self.sql.clear_batch)
+                    .bind(sqlite_datetime_text(now))
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()),
+                Pool::Postgres(p) => sqlx::query(&self.sql.clear_batch)
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()),
+                Pool::MySql(p) => sqlx::query(&self.sql.clear_batch)
+                    .bind(now.naive_utc())
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()),
+            }
+            .map_err(classify)?;
+            total += n;
+            progress(total);
+            if n < CLEAR_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
     async fn write(
         &self,
         sql: &str,
@@ -679,33 +715,7 @@ impl SessionStore for DbStore {
     }
 
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {
-        let now = self.clock.now();
-        let mut total = 0u64;
-        loop {
-            self.count();
-            let n = match &self.pool {
-                Pool::Sqlite(p) => sqlx::query(&self.sql.clear_batch)
-                    .bind(sqlite_datetime_text(now))
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()),
-                Pool::Postgres(p) => sqlx::query(&self.sql.clear_batch)
-                    .bind(now)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()),
-                Pool::MySql(p) => sqlx::query(&self.sql.clear_batch)
-                    .bind(now.naive_utc())
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()),
-            }
-            .map_err(classify)?;
-            total += n;
-            if n < CLEAR_BATCH as u64 {
-                return Ok(Some(total));
-            }
-        }
+        self.clear_expired_with_progress(|_| {}).await.map(Some)
     }
 }
 

@@ -2,14 +2,14 @@
 //! command line. Global options may come before or after the command.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{IsTerminal as _, Read};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use session_core::codec::log_rejected;
 use session_core::expiry::to_unix_f64;
-use session_core::{Clock, DynSessionStore, Settings, SystemClock, Value};
+use session_core::{Clock, DynSessionStore, Engine, Settings, SystemClock, Value};
 
 /// Exit status when a session or string is rejected (missing, expired, invalid).
 const REJECTED: u8 = 3;
@@ -228,6 +228,24 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::ClearExpired => {
             let engine = settings.engine;
+            if matches!(engine, Engine::Db | Engine::CachedDb) {
+                // Django's clearsessions: the rows, in batches, with progress on a terminal.
+                let db = session_db::DbStore::from_settings(&settings).await?;
+                db.ensure_schema().await?;
+                let tty = std::io::stderr().is_terminal();
+                let total = db
+                    .clear_expired_with_progress(|n| {
+                        if tty {
+                            eprint!("\rdeleted {n} expired sessions…");
+                        }
+                    })
+                    .await?;
+                if tty {
+                    eprintln!();
+                }
+                println!("{total}");
+                return Ok(());
+            }
             match store(&settings).await?.clear_expired().await? {
                 Some(n) => println!("{n}"),
                 None => println!("0 (the {engine} engine expires sessions by itself)"),

@@ -263,3 +263,45 @@ fn cached_db_engine_commands_on_sqlite_and_redis() {
     assert_eq!(run(&["exists", &key], "").status.code(), Some(3));
     assert_eq!(stdout(&run(&["clear-expired"], "")), "0");
 }
+
+#[test]
+fn config_file_environment_and_flags_share_one_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
+    let config = dir.path().join("sessions.toml");
+    std::fs::write(
+        &config,
+        format!("SECRET_KEY = \"from-file\"\nSESSION_ENGINE = \"db\"\nDATABASE_URL = \"{db}\"\n"),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    // The file alone: a live session, then two already expired (a flag wins over the file).
+    let live = stdout(&sessionctl(&["--config", &config, "create"], r#"{"a":1}"#));
+    for _ in 0..2 {
+        let o = sessionctl(
+            &["--config", &config, "--cookie-age", "-10", "create"],
+            "{}",
+        );
+        assert!(o.status.success(), "{o:?}");
+    }
+    // The environment wins over the file: another secret cannot read the session.
+    let other = Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+        .args(["--config", &config, "load", &live])
+        .env("SECRET_KEY", "from-env")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&other.stdout).trim(), "{}");
+    assert_eq!(
+        stdout(&sessionctl(&["--config", &config, "load", &live], "")),
+        r#"{"a":1}"#
+    );
+    // clearsessions for cron: the count on stdout, no progress line off a terminal.
+    let cleared = sessionctl(&["--config", &config, "clear-expired"], "");
+    assert_eq!(stdout(&cleared), "2");
+    assert!(cleared.stderr.is_empty(), "{cleared:?}");
+    assert!(
+        sessionctl(&["--config", &config, "exists", &live], "")
+            .status
+            .success()
+    );
+}

@@ -16,6 +16,8 @@ Commands (JSON on stdin where a dict is needed; results as one JSON line on stdo
   clear_expired     -> {"ok": true}
   encode            stdin dict -> {"encoded": SessionStore().encode(dict)}
   decode            stdin text -> {"data": SessionStore().decode(text)}
+  serve PORT        serves the seed tutorial's visit counter at / through Django's own
+                    SessionMiddleware on 127.0.0.1:PORT until killed; prints "ready" first
   cache_raw KEY     -> {"b64": base64 of the raw cache bytes or null}
 """
 
@@ -64,6 +66,13 @@ def configure(cfg):
         "DATABASES": {},
         "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
     }
+    if cfg.get("_serve"):
+        opts.update(
+            ROOT_URLCONF=__name__,
+            MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware"],
+            ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+            DEBUG=False,
+        )
     if cfg.get("database_url"):
         opts["DATABASES"] = {"default": database_settings(cfg["database_url"])}
     if cfg.get("file_path"):
@@ -108,11 +117,40 @@ def store_class(cfg):
     return base
 
 
+def serve(port):
+    """The tutorial's visit counter behind Django's own SessionMiddleware (wsgiref)."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.http import HttpResponse
+    from django.urls import path
+
+    def index(request):
+        visits = request.session.get("num_visits", 0) + 1
+        request.session["num_visits"] = visits
+        return HttpResponse(f"Visit count: {visits}", content_type="text/plain")
+
+    sys.modules[__name__].urlpatterns = [path("", index)]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = make_server("127.0.0.1", port, WSGIHandler(), handler_class=Quiet)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
 def main():
     cfg = json.loads(sys.argv[1])
     command = sys.argv[2]
     args = sys.argv[3:]
+    if command == "serve":
+        cfg = {**cfg, "_serve": True}
     configure(cfg)
+    if command == "serve":
+        serve(int(args[0]))
+        return
     Store = store_class(cfg)
     from django.contrib.sessions.backends.base import UpdateError
 

@@ -49,6 +49,31 @@ impl Django {
         Some(Django { python, config })
     }
 
+    /// Starts the helper's `serve` command: Django's own `SessionMiddleware` serving the
+    /// tutorial's visit counter at `/` on `127.0.0.1:port`. The server stops when the returned
+    /// child is dropped.
+    pub async fn serve(&self, port: u16) -> tokio::process::Child {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new(&self.python)
+            .arg(helper())
+            .arg(self.config.to_string())
+            .arg("serve")
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("Django interpreter starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        tokio::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .await
+            .expect("Django server output");
+        assert_eq!(line.trim(), "ready", "Django server did not start");
+        child
+    }
+
     /// Runs one helper command; panics (failing the test) when Django fails.
     pub async fn run(&self, command: &str, args: &[&str], stdin: &str) -> Json {
         let mut child = tokio::process::Command::new(&self.python)

@@ -1,0 +1,300 @@
+//! The demo end to end over real HTTP on every engine (configured as a user would, through
+//! the environment-style settings), and a visit counter shared live with a Django app.
+
+use std::path::Path;
+
+use session_conformance::django::Django;
+use session_conformance::{service_url, unavailable};
+use session_core::key::generate_key;
+
+/// Serves the demo configured by `pairs` (Django's setting names) on a free port.
+async fn serve(label: &str, pairs: &[(&str, String)], dir: &Path) -> Option<String> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let settings = session_demo::settings_from(
+        move |n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
+        dir,
+    )
+    .unwrap();
+    let store = match session_demo::store_from(&settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            unavailable(label, &e);
+            return None;
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = session_demo::router(store, &settings);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Some(format!("http://{addr}"))
+}
+
+async fn text(client: &reqwest::Client, url: String) -> String {
+    let res = client.get(url).send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    res.text().await.unwrap()
+}
+
+/// Every route of the demo, as a browser with a cookie jar sees them.
+async fn tour(label: &str, base: &str) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        text(&client, format!("{base}/")).await,
+        "Visit count: 1",
+        "{label}"
+    );
+    assert_eq!(
+        text(&client, format!("{base}/")).await,
+        "Visit count: 2",
+        "{label}"
+    );
+    assert_eq!(
+        text(&client, format!("{base}/about/")).await,
+        "Cookie Tested! Visit count: 2",
+        "{label}"
+    );
+    assert_eq!(
+        text(&client, format!("{base}/about/")).await,
+        "Cookie not tested. Visit count: 2",
+        "{label}: the test cookie was deleted"
+    );
+    assert_eq!(
+        text(&client, format!("{base}/reset/")).await,
+        "Visit count reset."
+    );
+    assert_eq!(
+        text(&client, format!("{base}/")).await,
+        "Visit count: 1",
+        "{label}"
+    );
+    assert!(
+        text(&client, format!("{base}/connection/"))
+            .await
+            .contains("<form")
+    );
+    let res = client
+        .post(format!("{base}/login/"))
+        .form(&[("username", "ada <admin>")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{label}: {}", res.status());
+    let page = text(&client, format!("{base}/connection/")).await;
+    assert!(
+        page.contains("Logged in as ada &lt;admin&gt;."),
+        "{label}: {page}"
+    );
+    assert_eq!(
+        text(&client, format!("{base}/")).await,
+        "Visit count: 2",
+        "{label}: the login kept the data under a new key"
+    );
+    assert_eq!(
+        text(&client, format!("{base}/logout/")).await,
+        "You are logged out."
+    );
+    assert!(
+        text(&client, format!("{base}/connection/"))
+            .await
+            .contains("<form")
+    );
+    assert_eq!(
+        text(&client, format!("{base}/")).await,
+        "Visit count: 1",
+        "{label}"
+    );
+}
+
+fn redis_url() -> String {
+    service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_works_on_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = ("SECRET_KEY", "e2e-secret".to_owned());
+    let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    let pg = service_url(
+        "POSTGRES_URL",
+        "postgres://postgres:postgres@127.0.0.1:5432/sessions_test",
+    );
+    let mysql = service_url(
+        "MYSQL_URL",
+        "mysql://sessions:sessions@127.0.0.1:3306/sessions_test",
+    );
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let prefix = ("CACHE_KEY_PREFIX", format!("e2e{}", &generate_key()[..8]));
+    let configs: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("default (db on SQLite)", vec![]),
+        ("db-postgres", vec![("DATABASE_URL", pg.clone())]),
+        ("db-mysql", vec![("DATABASE_URL", mysql)]),
+        (
+            "file",
+            vec![
+                ("SESSION_ENGINE", "file".into()),
+                ("SESSION_FILE_PATH", files.display().to_string()),
+            ],
+        ),
+        (
+            "signed_cookies",
+            vec![("SESSION_ENGINE", "signed_cookies".into())],
+        ),
+        (
+            "cache-moka",
+            vec![
+                ("SESSION_ENGINE", "cache".into()),
+                ("CACHE_URL", "memory://".into()),
+            ],
+        ),
+        (
+            "cache-redis",
+            vec![
+                (
+                    "SESSION_ENGINE",
+                    "django.contrib.sessions.backends.cache".into(),
+                ),
+                ("CACHE_URL", redis_url()),
+                prefix.clone(),
+            ],
+        ),
+        (
+            "cached_db-sqlite-moka",
+            vec![
+                ("SESSION_ENGINE", "cached_db".into()),
+                ("DATABASE_URL", sqlite("cdb.sqlite3")),
+                ("CACHE_URL", "memory://".into()),
+            ],
+        ),
+        (
+            "cached_db-postgres-redis",
+            vec![
+                ("SESSION_ENGINE", "cached_db".into()),
+                ("DATABASE_URL", pg),
+                ("CACHE_URL", redis_url()),
+                prefix,
+            ],
+        ),
+    ];
+    for (label, mut pairs) in configs {
+        pairs.push(secret.clone());
+        if let Some(base) = serve(label, &pairs, dir.path()).await {
+            tour(label, &base).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_generated_secret_is_kept_beside_the_database_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = session_demo::settings_from(|_| None, dir.path()).unwrap();
+    let kept = dir.path().join(session_demo::SECRET_FILE);
+    let text = std::fs::read_to_string(&kept).unwrap();
+    assert_eq!(text.len(), 50);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only");
+    }
+    let again = session_demo::settings_from(|_| None, dir.path()).unwrap();
+    let sign = |s: &session_core::Settings| {
+        let map = session_core::Map::new();
+        s.session_signer().sign_map(&map, 1_700_000_000)
+    };
+    assert_eq!(sign(&first), sign(&again), "same secret after a restart");
+    assert_eq!(
+        first.database_url.as_deref(),
+        Some(format!("sqlite://{}", dir.path().join("sessions.sqlite3").display()).as_str())
+    );
+    // An explicit SECRET_KEY wins and no file is needed.
+    let other = tempfile::tempdir().unwrap();
+    session_demo::settings_from(
+        |n| (n == "SECRET_KEY").then(|| "explicit".to_owned()),
+        other.path(),
+    )
+    .unwrap();
+    assert!(!other.path().join(session_demo::SECRET_FILE).exists());
+}
+
+#[tokio::test]
+async fn unknown_engine_or_missing_setting_fails_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = session_demo::settings_from(
+        |n| match n {
+            "SECRET_KEY" => Some("k".into()),
+            "SESSION_ENGINE" => Some("nosuch".into()),
+            _ => None,
+        },
+        dir.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("SESSION_ENGINE"), "{err}");
+    let settings = session_demo::settings_from(
+        |n| match n {
+            "SECRET_KEY" => Some("k".into()),
+            "SESSION_ENGINE" => Some("cache".into()),
+            _ => None,
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let err = session_demo::store_from(&settings)
+        .await
+        .expect_err("CACHE_URL is missing")
+        .to_string();
+    assert!(err.contains("CACHE_URL"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_and_django_share_one_visit_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.sqlite3");
+    let secret = "shared-between-django-and-rust";
+    let Some(django) = Django::locate(
+        "demo + Django shared counter",
+        serde_json::json!({
+            "engine": "db",
+            "secret": secret,
+            "database_url": format!("sqlite://{}", db.display()),
+        }),
+    ) else {
+        return;
+    };
+    let rust = serve(
+        "demo + Django shared counter",
+        &[
+            ("SECRET_KEY", secret.to_owned()),
+            ("DATABASE_URL", format!("sqlite://{}", db.display())),
+        ],
+        dir.path(),
+    )
+    .await
+    .expect("the demo starts on SQLite");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _server = django.serve(port).await;
+    let django_base = format!("http://127.0.0.1:{port}");
+    // One browser: cookies for 127.0.0.1 are shared by both ports.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    for n in 1..=6 {
+        let base = if n % 2 == 1 { &rust } else { &django_base };
+        assert_eq!(
+            text(&client, format!("{base}/")).await,
+            format!("Visit count: {n}"),
+            "request {n} to {base}"
+        );
+    }
+}

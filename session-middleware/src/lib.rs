@@ -1,0 +1,275 @@
+#![doc = include_str!("../README.md")]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE, VARY};
+use http::{HeaderMap, Request, Response, StatusCode};
+use session_core::cookie::{CookieExpiry, deletion_cookie, parse_cookie_header, session_cookie};
+use session_core::{CookieSettings, DynSessionStore, Error, Session, SessionConfig, Settings};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Django's message for a session deleted while its request ran (`SessionInterrupted`).
+pub const SESSION_INTERRUPTED: &str = "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";
+
+/// The body of the 400 answer, as Django's default `bad_request` view renders it.
+pub const BAD_REQUEST_BODY: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Bad Request (400)</title>\n</head>\n<body>\n  <h1>Bad Request (400)</h1><p></p>\n</body>\n</html>\n";
+
+/// The body of the 500 answer when the session could not be saved.
+pub const SERVER_ERROR_BODY: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n";
+
+/// The request's session, shared between the handler and the middleware.
+///
+/// The layer puts one in every request's extensions; with the `axum` feature it is also an
+/// extractor. Nothing is read from storage until the handler touches the session.
+///
+/// ```
+/// # async fn handler(session: session_middleware::SessionHandle) -> Result<String, session_core::Error> {
+/// let mut session = session.lock().await;
+/// let visits = session.get::<i64>("num_visits").await?.unwrap_or(0) + 1;
+/// session.insert("num_visits", &visits).await?;
+/// Ok(format!("Visit count: {visits}"))
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionHandle(Arc<Mutex<Session>>);
+
+impl SessionHandle {
+    /// Locks the session for reading or changing it.
+    pub async fn lock(&self) -> MutexGuard<'_, Session> {
+        self.0.lock().await
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SessionHandle {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<SessionHandle>().cloned().ok_or((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SessionLayer is not installed on this route",
+        ))
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    store: Arc<DynSessionStore>,
+    config: SessionConfig,
+    cookie: CookieSettings,
+    save_every_request: bool,
+}
+
+/// Django's `SessionMiddleware` as a tower [`Layer`](tower_layer::Layer).
+///
+/// Request: the session cookie (Django's parser, last duplicate wins) becomes a lazy
+/// [`Session`] in the request's extensions. Response, exactly as Django (§7.2 of the spec):
+/// the cookie is deleted when the request carried one and the session is empty; otherwise the
+/// session is saved when modified (or `SESSION_SAVE_EVERY_REQUEST`) and not empty — never on a
+/// 5xx — and the cookie set with Django's attributes; `Vary: Cookie` whenever the session was
+/// accessed. A save that finds the session deleted meanwhile becomes 400 Bad Request (Django's
+/// `SessionInterrupted`); any other storage failure becomes 500 and is logged — a write is
+/// never dropped silently.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{memory::MemoryStore, Settings};
+/// use session_middleware::SessionLayer;
+///
+/// let settings = Settings::new("secret").unwrap();
+/// let layer = SessionLayer::new(Arc::new(MemoryStore::default()), &settings);
+/// let app: axum::Router = axum::Router::new().layer(layer);
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+impl SessionLayer {
+    /// A layer over `store`, with the cookie and expiry settings of `settings`.
+    pub fn new(store: Arc<DynSessionStore>, settings: &Settings) -> SessionLayer {
+        SessionLayer::with_config(store, settings, SessionConfig::from_settings(settings))
+    }
+
+    /// As [`new`](Self::new), with an explicit session configuration (an injected clock).
+    pub fn with_config(
+        store: Arc<DynSessionStore>,
+        settings: &Settings,
+        config: SessionConfig,
+    ) -> SessionLayer {
+        SessionLayer {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                cookie: settings.cookie.clone(),
+                save_every_request: settings.save_every_request,
+            }),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> SessionService<S> {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around an inner service.
+#[derive(Clone, Debug)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+/// The session cookie's value in a request, as Django reads `request.COOKIES` (every `Cookie`
+/// header, last duplicate wins).
+pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let joined: Vec<&str> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    parse_cookie_header(&joined.join("; ")).remove(name)
+}
+
+/// Adds `Cookie` to the response's `Vary`, as Django's `patch_vary_headers`.
+pub fn patch_vary(headers: &mut HeaderMap) {
+    let mut entries: Vec<String> = headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if !entries.iter().any(|e| e.eq_ignore_ascii_case("cookie")) {
+        entries.push("Cookie".to_owned());
+    }
+    let value = if entries.iter().any(|e| e == "*") {
+        "*".to_owned()
+    } else {
+        entries.join(", ")
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(VARY, v);
+    }
+}
+
+fn error_response<B: From<&'static str>>(status: StatusCode, body: &'static str) -> Response<B> {
+    let mut res = Response::new(B::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    res
+}
+
+fn storage_failure<B: From<&'static str>>(error: &Error) -> Response<B> {
+    tracing::error!(target: "django.request", %error, "session could not be saved");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR_BODY)
+}
+
+/// The response phase of Django's `SessionMiddleware` (§7.2), applied to `res`.
+async fn finish<B: From<&'static str>>(
+    shared: &Shared,
+    session: &mut Session,
+    had_cookie: bool,
+    mut res: Response<B>,
+) -> Response<B> {
+    let accessed = session.accessed();
+    let modified = session.modified();
+    let empty = session.is_empty();
+    let vary;
+    if had_cookie && empty {
+        if let Ok(v) = HeaderValue::from_str(&deletion_cookie(&shared.cookie)) {
+            res.headers_mut().append(SET_COOKIE, v);
+        }
+        vary = true;
+    } else {
+        let mut set_cookie = false;
+        if (modified || shared.save_every_request) && !empty {
+            let expiry = match session.get_expire_at_browser_close().await {
+                Ok(true) => None,
+                Ok(false) => match session.get_expiry_age().await {
+                    Ok(age) => Some(CookieExpiry::from_age(age, shared.config.clock.now())),
+                    Err(e) => return storage_failure(&e),
+                },
+                Err(e) => return storage_failure(&e),
+            };
+            if res.status().as_u16() < 500 {
+                match session.save(false).await {
+                    Ok(()) => {}
+                    Err(Error::Gone) => {
+                        tracing::warn!(target: "django.request", "Bad Request: {SESSION_INTERRUPTED}");
+                        return error_response(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY);
+                    }
+                    Err(e) => return storage_failure(&e),
+                }
+                let value = session.session_key().unwrap_or_default();
+                match HeaderValue::from_str(&session_cookie(&shared.cookie, value, expiry)) {
+                    Ok(v) => {
+                        res.headers_mut().append(SET_COOKIE, v);
+                    }
+                    Err(_) => return storage_failure(&Error::InvalidKey("not a header value")),
+                }
+                set_cookie = true;
+            }
+        }
+        vary = accessed || set_cookie;
+    }
+    if vary {
+        patch_vary(res.headers_mut());
+    }
+    res
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<&'static str> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let shared = self.shared.clone();
+        let cookie = request_cookie(req.headers(), &shared.cookie.name);
+        let session = Session::new(
+            shared.store.clone(),
+            shared.config.clone(),
+            cookie.as_deref(),
+        );
+        let handle = SessionHandle(Arc::new(Mutex::new(session)));
+        req.extensions_mut().insert(handle.clone());
+        // The clone that was polled ready serves this call (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let res = inner.call(req).await?;
+            let mut session = handle.lock().await;
+            Ok(finish(&shared, &mut session, cookie.is_some(), res).await)
+        })
+    }
+}

@@ -27,6 +27,15 @@ pub enum ValueFormat {
     Json,
 }
 
+impl From<session_core::CacheValueFormat> for ValueFormat {
+    fn from(f: session_core::CacheValueFormat) -> ValueFormat {
+        match f {
+            session_core::CacheValueFormat::Pickle => ValueFormat::Pickle,
+            session_core::CacheValueFormat::Json => ValueFormat::Json,
+        }
+    }
+}
+
 impl ValueFormat {
     /// Encodes a session dict.
     pub fn encode(self, map: &Map) -> Vec<u8> {
@@ -387,8 +396,8 @@ impl CacheStore {
         CacheStore { cache, format }
     }
 
-    /// The engine the settings describe (`CACHE_URL`, `CACHE_KEY_PREFIX`, `CACHE_VERSION`),
-    /// storing pickles as Django does.
+    /// The engine the settings describe (`CACHE_URL`, `CACHE_KEY_PREFIX`, `CACHE_VERSION`,
+    /// `SESSION_CACHE_VALUE_FORMAT`: pickles as Django stores them unless set to `json`).
     pub async fn from_settings(settings: &Settings) -> Result<CacheStore, Error> {
         let url = settings.cache_url.as_deref().ok_or_else(|| {
             Error::permanent(
@@ -399,7 +408,7 @@ impl CacheStore {
             )
         })?;
         let cache = Cache::connect(url, &settings.cache_key_prefix, settings.cache_version).await?;
-        Ok(CacheStore::new(cache, ValueFormat::Pickle))
+        Ok(CacheStore::new(cache, settings.cache_value_format.into()))
     }
 
     /// The cache underneath.

@@ -332,3 +332,43 @@ async fn interop_with_django_redis_cache() {
         json!({"key": null, "data": {}})
     );
 }
+
+#[tokio::test]
+async fn the_json_value_format_is_a_setting() {
+    let lookup = |format: &'static str| {
+        move |n: &str| match n {
+            "SECRET_KEY" => Some("s".to_owned()),
+            "CACHE_URL" => Some("memory://".to_owned()),
+            "SESSION_CACHE_VALUE_FORMAT" => Some(format.to_owned()),
+            _ => None,
+        }
+    };
+    let settings = Settings::from_lookup(lookup("json")).unwrap();
+    let store = Arc::new(CacheStore::from_settings(&settings).await.unwrap());
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("cart", Value::from(vec![1, 2]))
+        .await
+        .unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    let raw = store
+        .cache()
+        .get(&store.cache_key(&key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8(raw).unwrap(), r#"{"cart":[1,2]}"#);
+    let err = Settings::from_lookup(lookup("yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("SESSION_CACHE_VALUE_FORMAT"), "{err}");
+    let pickled = Settings::from_lookup(|n| match n {
+        "SECRET_KEY" => Some("s".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        pickled.cache_value_format,
+        session_core::CacheValueFormat::Pickle
+    );
+}

@@ -112,7 +112,8 @@ impl CachedDbStore {
 
     /// The engine the settings describe: `DATABASE_URL` (table created when missing),
     /// `CACHE_URL`, `CACHE_KEY_PREFIX`, `CACHE_VERSION` and
-    /// `SESSION_CACHED_DB_MAX_STALENESS`; pickled values, as Django writes them.
+    /// `SESSION_CACHED_DB_MAX_STALENESS` and `SESSION_CACHE_VALUE_FORMAT` (pickled values, as
+    /// Django writes them, unless set to `json`).
     pub async fn from_settings(settings: &Settings) -> Result<CachedDbStore, Error> {
         let missing = |setting| Error::permanent(ENGINE, ConfigError::Missing { setting });
         let db_url = settings
@@ -150,7 +151,7 @@ impl CachedDbStore {
         Ok(CachedDbStore::new(
             db,
             cache,
-            ValueFormat::Pickle,
+            settings.cache_value_format.into(),
             max_staleness,
         ))
     }

@@ -15,6 +15,6 @@ pub use codec::{Secret, Signer};
 pub use error::{ConfigError, DecodeError, Error};
 pub use expiry::{Clock, Expiry, ManualClock, StoredExpiry, SystemClock};
 pub use session::{Session, SessionConfig};
-pub use settings::{CookieSettings, Engine, Settings};
+pub use settings::{CacheValueFormat, CookieSettings, Engine, Settings};
 pub use store::{DynSessionStore, Record, SessionStore};
 pub use value::{Map, Value};

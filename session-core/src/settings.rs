@@ -142,6 +142,16 @@ impl Default for CookieSettings {
     }
 }
 
+/// How the cache engines store a session dict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheValueFormat {
+    /// Pickle protocol 5, as Django's `RedisCache` writes it.
+    #[default]
+    Pickle,
+    /// Python-compatible JSON text.
+    Json,
+}
+
 /// Every `SESSION_*` setting plus the secrets and the engines' own connection settings.
 #[derive(Clone)]
 pub struct Settings {
@@ -175,6 +185,9 @@ pub struct Settings {
     pub cache_version: i64,
     /// Bound on a decompressed session payload in bytes (not a Django setting).
     pub max_decompressed_size: usize,
+    /// `SESSION_CACHE_VALUE_FORMAT` (not a Django setting): `pickle` (default, what Django's
+    /// `RedisCache` stores, so Django shares the sessions) or `json` (Rust-only deployments).
+    pub cache_value_format: CacheValueFormat,
     /// `SESSION_CACHED_DB_MAX_STALENESS` (seconds, not a Django setting): how long the
     /// cached_db engine may serve a cached copy without looking at the database. Unset: the
     /// session's own expiry for a shared cache (Redis), 10 seconds for an in-process one.
@@ -199,6 +212,7 @@ impl fmt::Debug for Settings {
             .field("cache_url", &set(&self.cache_url))
             .field("cache_key_prefix", &self.cache_key_prefix)
             .field("cache_version", &self.cache_version)
+            .field("cache_value_format", &self.cache_value_format)
             .field("cached_db_max_staleness", &self.cached_db_max_staleness)
             .finish()
     }
@@ -252,6 +266,8 @@ struct RawSettings {
     cache_version: Option<i64>,
     #[serde(rename = "SESSION_MAX_DECOMPRESSED_SIZE")]
     max_decompressed_size: Option<usize>,
+    #[serde(rename = "SESSION_CACHE_VALUE_FORMAT")]
+    cache_value_format: Option<String>,
     #[serde(rename = "SESSION_CACHED_DB_MAX_STALENESS")]
     cached_db_max_staleness: Option<u64>,
 }
@@ -288,6 +304,7 @@ pub const ENV_NAMES: &[&str] = &[
     "CACHE_VERSION",
     "SESSION_MAX_DECOMPRESSED_SIZE",
     "SESSION_CACHED_DB_MAX_STALENESS",
+    "SESSION_CACHE_VALUE_FORMAT",
 ];
 
 fn parse_bool(setting: &'static str, v: &str) -> Result<bool, ConfigError> {
@@ -359,6 +376,7 @@ impl RawSettings {
             max_decompressed_size: s("SESSION_MAX_DECOMPRESSED_SIZE")
                 .map(|v| parse_num("SESSION_MAX_DECOMPRESSED_SIZE", &v))
                 .transpose()?,
+            cache_value_format: s("SESSION_CACHE_VALUE_FORMAT"),
             cached_db_max_staleness: s("SESSION_CACHED_DB_MAX_STALENESS")
                 .map(|v| parse_num("SESSION_CACHED_DB_MAX_STALENESS", &v))
                 .transpose()?,
@@ -393,6 +411,7 @@ impl RawSettings {
             cache_key_prefix,
             cache_version,
             max_decompressed_size,
+            cache_value_format,
             cached_db_max_staleness
         )
     }
@@ -479,6 +498,17 @@ impl RawSettings {
                 .max_decompressed_size
                 .unwrap_or(DEFAULT_MAX_DECOMPRESSED),
             cached_db_max_staleness: self.cached_db_max_staleness,
+            cache_value_format: match self.cache_value_format.as_deref() {
+                None => CacheValueFormat::Pickle,
+                Some(v) if v.eq_ignore_ascii_case("pickle") => CacheValueFormat::Pickle,
+                Some(v) if v.eq_ignore_ascii_case("json") => CacheValueFormat::Json,
+                Some(v) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "SESSION_CACHE_VALUE_FORMAT",
+                        reason: format!("{v:?}: expected \"pickle\" or \"json\""),
+                    });
+                }
+            },
         })
     }
 }

@@ -16,8 +16,7 @@ use session_core::{
     Clock, Error, ManualClock, Session, SessionConfig, SessionStore, Settings, SystemClock, Value,
 };
 use session_db::{DbOptions, DbStore};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpListener;
 
 fn redis_url() -> String {
     service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -237,21 +236,6 @@ async fn in_process_caches_see_a_logout_elsewhere_within_the_max_staleness() {
     assert_ne!(s.session_key(), Some(key.as_str()));
 }
 
-/// Forwards loopback connections to `target` until aborted.
-async fn proxy(listener: TcpListener, target: String) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let target = target.clone();
-            conns.spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    })
-}
-
 #[tokio::test]
 async fn cache_outage_serves_from_the_database_and_no_stale_copy_survives_it() {
     let url = redis_url();
@@ -266,7 +250,7 @@ async fn cache_outage_serves_from_the_database_and_no_stale_copy_survives_it() {
         .to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut proxy_task = proxy(listener, upstream.clone()).await;
+    let mut proxy_task = session_conformance::tcp_proxy(listener, upstream.clone());
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(SystemClock)).await;
     let prefix = format!("o{}", &generate_key()[..8]);
@@ -310,7 +294,7 @@ async fn cache_outage_serves_from_the_database_and_no_stale_copy_survives_it() {
 
     // The cache comes back: the stale copy is deleted before the cache is trusted again.
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    proxy_task = proxy(listener, upstream).await;
+    proxy_task = session_conformance::tcp_proxy(listener, upstream);
     tokio::time::sleep(CACHE_RETRY_AFTER + Duration::from_millis(100)).await;
     let mut served = None;
     for _ in 0..30 {

@@ -9,7 +9,6 @@ use session_core::key::generate_key;
 use session_core::{Clock, Expiry, Session, SessionConfig, SessionStore, Settings, SystemClock};
 use session_db::{DbOptions, DbStore};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 fn settings() -> Settings {
     Settings::new("engine-test-secret").unwrap()
@@ -168,22 +167,6 @@ async fn stored_row_is_djangos_format() {
     );
 }
 
-/// Forwards loopback connections to `target` until aborted.
-async fn proxy(listener: TcpListener, target: String) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // Dropping the set (when this task is aborted) aborts every forwarded connection.
-        let mut conns = tokio::task::JoinSet::new();
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let target = target.clone();
-            conns.spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    })
-}
-
 #[tokio::test]
 async fn dead_server_is_a_transient_error_and_the_engine_recovers() {
     let upstream = "127.0.0.1:5432".to_owned();
@@ -193,7 +176,7 @@ async fn dead_server_is_a_transient_error_and_the_engine_recovers() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let url = pg_url().replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"));
-    let mut proxy_task = proxy(listener, upstream.clone()).await;
+    let mut proxy_task = session_conformance::tcp_proxy(listener, upstream.clone());
     let options = DbOptions {
         table: format!("outage_{}", &generate_key()[..8]),
         acquire_timeout: Duration::from_secs(2),
@@ -226,7 +209,7 @@ async fn dead_server_is_a_transient_error_and_the_engine_recovers() {
 
     // It comes back on the same port: the same store works without a restart.
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    proxy_task = proxy(listener, upstream).await;
+    proxy_task = session_conformance::tcp_proxy(listener, upstream);
     let mut recovered = None;
     for _ in 0..20 {
         match store.load(&key).await {

@@ -267,3 +267,20 @@ macro_rules! check_eq {
         }
     };
 }
+
+/// A loopback TCP proxy to `target` for outage tests: aborting the returned task closes every
+/// forwarded connection and refuses new ones, as a dead server would.
+pub fn tcp_proxy(listener: tokio::net::TcpListener, target: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        // Dropping the set (when this task is aborted) aborts every forwarded connection.
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            conns.spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
+}

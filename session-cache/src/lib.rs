@@ -239,6 +239,11 @@ impl Cache {
         }
     }
 
+    /// Whether the cache lives in this process (moka) rather than on a shared server.
+    pub fn is_in_process(&self) -> bool {
+        matches!(self.backend, Backend::Moka(_))
+    }
+
     /// Django's default key function: `KEY_PREFIX:VERSION:raw`.
     pub fn full_key(&self, raw: &str) -> String {
         format!("{}:{}:{raw}", self.key_prefix, self.version)

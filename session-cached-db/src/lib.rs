@@ -124,18 +124,7 @@ impl CachedDbStore {
             .cache_url
             .as_deref()
             .ok_or_else(|| missing("CACHE_URL"))?;
-        let db = DbStore::connect(db_url, settings)
-            .await
-            .map_err(|e| match e {
-                session_db::DbError::Session(e) => e,
-                other => Error::permanent(
-                    ENGINE,
-                    ConfigError::Invalid {
-                        setting: "DATABASE_URL",
-                        reason: other.to_string(),
-                    },
-                ),
-            })?;
+        let db = DbStore::connect(db_url, settings).await?;
         db.ensure_schema().await?;
         let cache = Cache::connect(
             cache_url,
@@ -145,7 +134,7 @@ impl CachedDbStore {
         .await?;
         let max_staleness = match settings.cached_db_max_staleness {
             Some(secs) => Some(Duration::from_secs(secs)),
-            None if cache_url.starts_with("memory://") => Some(DEFAULT_IN_PROCESS_STALENESS),
+            None if cache.is_in_process() => Some(DEFAULT_IN_PROCESS_STALENESS),
             None => None,
         };
         Ok(CachedDbStore::new(

@@ -21,9 +21,21 @@ pub const MIN_KEY_LENGTH: usize = 8;
 /// assert!(session_core::key::is_file_safe(&key));
 /// ```
 pub fn generate_key() -> String {
+    random_string(KEY_LENGTH, KEY_ALPHABET)
+}
+
+/// Django's `get_random_string`: `length` characters drawn uniformly from the ASCII `alphabet`
+/// by the OS CSPRNG.
+///
+/// ```
+/// let s = session_core::key::random_string(50, b"ab");
+/// assert_eq!(s.len(), 50);
+/// assert!(s.bytes().all(|b| b == b'a' || b == b'b'));
+/// ```
+pub fn random_string(length: usize, alphabet: &[u8]) -> String {
     let mut rng = OsRng;
-    (0..KEY_LENGTH)
-        .map(|_| char::from(KEY_ALPHABET[rng.gen_range(0..KEY_ALPHABET.len())]))
+    (0..length)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
         .collect()
 }
 

@@ -42,7 +42,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use session_core::codec::{Signer, decode_or_empty};
 use session_core::expiry::{SystemClock, to_unix_f64};
-use session_core::{Clock, Error, Map, Record, SessionStore, Settings};
+use session_core::{Clock, ConfigError, Error, Map, Record, SessionStore, Settings};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -104,6 +104,25 @@ pub enum DbError {
     Session(#[from] Error),
 }
 
+impl From<DbError> for Error {
+    /// A connection failure stays itself; anything wrong with the settings becomes a
+    /// configuration error naming `DATABASE_URL`.
+    fn from(e: DbError) -> Error {
+        let setting = "DATABASE_URL";
+        match e {
+            DbError::Session(e) => e,
+            DbError::MissingUrl => Error::permanent(ENGINE, ConfigError::Missing { setting }),
+            other => Error::permanent(
+                ENGINE,
+                ConfigError::Invalid {
+                    setting,
+                    reason: other.to_string(),
+                },
+            ),
+        }
+    }
+}
+
 /// Pool and table options.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
@@ -139,6 +158,7 @@ enum Pool {
 #[derive(Debug)]
 struct Sql {
     load: String,
+    row: String,
     exists: String,
     insert: String,
     update: String,
@@ -172,6 +192,7 @@ impl Sql {
                 p(1),
                 p(2)
             ),
+            row: format!("SELECT {data}, {exp} FROM {t} WHERE {key} = {}", p(1)),
             exists: format!("SELECT 1 FROM {t} WHERE {key} = {} LIMIT 1", p(1)),
             insert: format!(
                 "INSERT INTO {t} ({key}, {data}, {exp}) VALUES ({}, {}, {})",
@@ -460,39 +481,56 @@ impl DbStore {
         }
     }
 
+    /// `(session_data, expire_date)` under `key` by `sql`, binding `live_at` second when given
+    /// (the expiry filter of `load`).
+    async fn fetch_row(
+        &self,
+        sql: &str,
+        key: &str,
+        live_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, Error> {
+        self.count();
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let q = sqlx::query_as::<_, (String, String)>(sql).bind(key);
+                let q = match live_at {
+                    Some(t) => q.bind(sqlite_datetime_text(t)),
+                    None => q,
+                };
+                q.fetch_optional(p).await.map(|r| {
+                    r.and_then(|(d, e)| {
+                        NaiveDateTime::parse_from_str(&e, "%Y-%m-%d %H:%M:%S%.f")
+                            .ok()
+                            .map(|n| (d, n.and_utc()))
+                    })
+                })
+            }
+            Pool::Postgres(p) => {
+                let q = sqlx::query_as(sql).bind(key);
+                let q = match live_at {
+                    Some(t) => q.bind(t),
+                    None => q,
+                };
+                q.fetch_optional(p).await
+            }
+            Pool::MySql(p) => {
+                let q = sqlx::query_as::<_, (String, NaiveDateTime)>(sql).bind(key);
+                let q = match live_at {
+                    Some(t) => q.bind(t.naive_utc()),
+                    None => q,
+                };
+                q.fetch_optional(p)
+                    .await
+                    .map(|r| r.map(|(d, e)| (d, e.and_utc())))
+            }
+        }
+        .map_err(classify)
+    }
+
     /// The raw row for a key, regardless of expiry: `(session_data, expire_date)` (tooling
     /// and interop tests).
     pub async fn raw_row(&self, key: &str) -> Result<Option<(String, DateTime<Utc>)>, Error> {
-        let t = &*self.table;
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_as::<_, (String, String)>(&format!(
-                "SELECT session_data, expire_date FROM \"{t}\" WHERE session_key = ?"
-            ))
-            .bind(key)
-            .fetch_optional(p)
-            .await
-            .map_err(classify)?
-            .and_then(|(d, e)| {
-                NaiveDateTime::parse_from_str(&e, "%Y-%m-%d %H:%M:%S%.f")
-                    .ok()
-                    .map(|n| (d, n.and_utc()))
-            }),
-            Pool::Postgres(p) => sqlx::query_as::<_, (String, DateTime<Utc>)>(&format!(
-                "SELECT session_data, expire_date FROM \"{t}\" WHERE session_key = $1"
-            ))
-            .bind(key)
-            .fetch_optional(p)
-            .await
-            .map_err(classify)?,
-            Pool::MySql(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(&format!(
-                "SELECT session_data, expire_date FROM `{t}` WHERE session_key = ?"
-            ))
-            .bind(key)
-            .fetch_optional(p)
-            .await
-            .map_err(classify)?
-            .map(|(d, e)| (d, e.and_utc())),
-        })
+        self.fetch_row(&self.sql.row, key, None).await
     }
 
     /// Loads a live session together with its `expire_date`, in one query (the cached_db
@@ -502,35 +540,7 @@ impl DbStore {
             return Ok(None);
         }
         let now = self.clock.now();
-        self.count();
-        let row: Option<(String, DateTime<Utc>)> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_as::<_, (String, String)>(&self.sql.load)
-                .bind(key)
-                .bind(sqlite_datetime_text(now))
-                .fetch_optional(p)
-                .await
-                .map(|r| {
-                    r.and_then(|(d, e)| {
-                        NaiveDateTime::parse_from_str(&e, "%Y-%m-%d %H:%M:%S%.f")
-                            .ok()
-                            .map(|n| (d, n.and_utc()))
-                    })
-                }),
-            Pool::Postgres(p) => {
-                sqlx::query_as(&self.sql.load)
-                    .bind(key)
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::MySql(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(&self.sql.load)
-                .bind(key)
-                .bind(now.naive_utc())
-                .fetch_optional(p)
-                .await
-                .map(|r| r.map(|(d, e)| (d, e.and_utc()))),
-        }
-        .map_err(classify)?;
+        let row = self.fetch_row(&self.sql.load, key, Some(now)).await?;
         // A row whose data does not verify is an empty session under the same key, as in
         // Django (the warning is logged by the codec).
         Ok(row.map(|(d, exp)| {

@@ -8,7 +8,7 @@ use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::Rng;
+use session_core::key::random_string;
 use session_core::{ConfigError, DynSessionStore, Settings};
 use session_middleware::{SessionHandle, SessionLayer};
 
@@ -63,11 +63,8 @@ pub fn kept_secret(path: &Path) -> Result<String, DemoError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(e)),
     }
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)";
-    let mut rng = rand::rngs::OsRng;
-    let secret: String = (0..50)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect();
+    // Django's get_random_secret_key.
+    let secret = random_string(50, b"abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -27,21 +27,9 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<DynSessionStore>, Bu
     match settings.engine {
         #[cfg(feature = "db")]
         Engine::Db => {
-            let url = settings
-                .database_url
-                .as_deref()
-                .ok_or(ConfigError::Missing {
-                    setting: "DATABASE_URL",
-                })?;
-            let store = session_db::DbStore::connect(url, settings)
+            let store = session_db::DbStore::from_settings(settings)
                 .await
-                .map_err(|e| match e {
-                    session_db::DbError::Session(e) => BuildError::Store(e),
-                    other => BuildError::Config(ConfigError::Invalid {
-                        setting: "DATABASE_URL",
-                        reason: other.to_string(),
-                    }),
-                })?;
+                .map_err(Error::from)?;
             store.ensure_schema().await?;
             Ok(Arc::new(store))
         }

@@ -49,6 +49,14 @@ async fn redis_get(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> O
     redis::cmd("GET").arg(key).query_async(conn).await.unwrap()
 }
 
+async fn redis_ttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("TTL").arg(key).query_async(conn).await.unwrap()
+}
+
+async fn redis_del(conn: &mut redis::aio::MultiplexedConnection, key: &str) {
+    let _: i64 = redis::cmd("DEL").arg(key).query_async(conn).await.unwrap();
+}
+
 async fn new_session(store: Arc<CachedDbStore>, data: &[(&str, Value)]) -> String {
     let mut s = Session::new(store, SessionConfig::default(), None);
     for (k, v) in data {
@@ -95,11 +103,7 @@ async fn cache_entry_and_row_are_djangos_and_a_hit_costs_no_query() {
         base64::engine::general_purpose::STANDARD.encode(&bytes),
         "gAWVKgAAAAAAAAB9lCiMCm51bV92aXNpdHOUSwGMCnRlc3Rjb29raWWUjAZ3b3JrZWSUdS4="
     );
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(&full)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let ttl = redis_ttl(&mut conn, &full).await;
     assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
     // The row is the db engine's: a plain db store reads it.
     let row = db.load(&key).await.unwrap().unwrap();
@@ -112,19 +116,11 @@ async fn cache_entry_and_row_are_djangos_and_a_hit_costs_no_query() {
     assert_eq!(db.statements() - before, 0, "a hit sends no query");
 
     // Miss: one SELECT, then the cache is refilled (bounded TTL) and the next load hits.
-    let _: i64 = redis::cmd("DEL")
-        .arg(&full)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis_del(&mut conn, &full).await;
     let before = db.statements();
     assert!(store.load(&key).await.unwrap().is_some());
     assert_eq!(db.statements() - before, 1, "a miss sends one query");
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(&full)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let ttl = redis_ttl(&mut conn, &full).await;
     assert!(
         ttl > 0 && ttl <= MAX_REFILL_TTL.as_secs() as i64,
         "refill TTL {ttl}"
@@ -372,11 +368,7 @@ async fn interop_with_djangos_cached_db_on_redis() {
         .as_str()
         .unwrap()
         .to_owned();
-    let _: i64 = redis::cmd("DEL")
-        .arg(store.cache_key(&k2))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis_del(&mut conn, &store.cache_key(&k2)).await;
     assert_eq!(
         store.load(&k2).await.unwrap().unwrap().get("m"),
         Some(&Value::from(7))
@@ -392,11 +384,7 @@ async fn interop_with_djangos_cached_db_on_redis() {
         django.run("load", &[&ours], "").await["data"],
         json!({"cart": [1, 2]})
     );
-    let _: i64 = redis::cmd("DEL")
-        .arg(store.cache_key(&ours))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis_del(&mut conn, &store.cache_key(&ours)).await;
     assert_eq!(
         django.run("load", &[&ours], "").await["data"],
         json!({"cart": [1, 2]})

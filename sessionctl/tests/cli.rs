@@ -282,3 +282,38 @@ fn config_file_environment_and_flags_share_one_path() {
             .success()
     );
 }
+
+#[test]
+fn clear_expired_shows_progress_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
+    let opts = [
+        "--secret",
+        "k",
+        "--engine",
+        "db",
+        "--database-url",
+        db.as_str(),
+    ];
+    for _ in 0..3 {
+        let mut args = vec!["--cookie-age", "-10", "create"];
+        args.extend(opts);
+        assert!(sessionctl(&args, "{}").status.success());
+    }
+    // util-linux `script` runs the command on a pseudo-terminal.
+    let command = format!(
+        "{} {} clear-expired",
+        env!("CARGO_BIN_EXE_sessionctl"),
+        opts.join(" ")
+    );
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return eprintln!("SKIPPED: no `script` to provide a terminal");
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\rdeleted 3 expired sessions…"), "{text:?}");
+    assert!(text.trim_end().ends_with('3'), "{text:?}");
+}

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::json;
-use session_cache::{Cache, CacheStore, MokaBound, ValueFormat};
+use session_cache::{Cache, CacheSettings, CacheStore, MokaBound, ValueFormat};
 use session_conformance::django::Django;
 use session_conformance::{service_url, unavailable};
+use session_core::SettingsGroup;
 use session_core::key::generate_key;
 use session_core::{Error, Expiry, Session, SessionConfig, SessionStore, Settings, Value};
 
@@ -286,8 +287,9 @@ async fn interop_with_django_redis_cache() {
         return;
     };
     let mut settings = Settings::new("s").unwrap();
-    settings.cache_url = Some(url.clone());
-    settings.cache_key_prefix = prefix.clone();
+    settings
+        .set_source_value("CACHE_URL", &url)
+        .set_source_value("CACHE_KEY_PREFIX", &prefix);
     let store = Arc::new(CacheStore::from_settings(&settings).await.unwrap());
     let config = SessionConfig::from_settings(&settings);
 
@@ -336,14 +338,14 @@ async fn interop_with_django_redis_cache() {
 #[tokio::test]
 async fn the_json_value_format_is_a_setting() {
     let lookup = |format: &'static str| {
-        move |n: &str| match n {
-            "SECRET_KEY" => Some("s".to_owned()),
-            "CACHE_URL" => Some("memory://".to_owned()),
-            "SESSION_CACHE_VALUE_FORMAT" => Some(format.to_owned()),
-            _ => None,
-        }
+        Settings::from_pairs([
+            ("SECRET_KEY", "s"),
+            ("CACHE_URL", "memory://"),
+            ("SESSION_CACHE_VALUE_FORMAT", format),
+        ])
+        .unwrap()
     };
-    let settings = Settings::from_lookup(lookup("json")).unwrap();
+    let settings = lookup("json");
     let store = Arc::new(CacheStore::from_settings(&settings).await.unwrap());
     let mut s = Session::new(store.clone(), SessionConfig::default(), None);
     s.insert_value("cart", Value::from(vec![1, 2]))
@@ -358,17 +360,10 @@ async fn the_json_value_format_is_a_setting() {
         .unwrap()
         .unwrap();
     assert_eq!(String::from_utf8(raw).unwrap(), r#"{"cart":[1,2]}"#);
-    let err = Settings::from_lookup(lookup("yaml"))
+    let err = CacheSettings::from_settings(&lookup("yaml"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("SESSION_CACHE_VALUE_FORMAT"), "{err}");
-    let pickled = Settings::from_lookup(|n| match n {
-        "SECRET_KEY" => Some("s".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    assert_eq!(
-        pickled.cache_value_format,
-        session_core::CacheValueFormat::Pickle
-    );
+    let pickled = CacheSettings::from_settings(&Settings::new("s").unwrap()).unwrap();
+    assert_eq!(pickled.value_format, ValueFormat::Pickle);
 }

@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use session_cache::{Cache, ValueFormat};
+use session_cache::{Cache, CacheSettings, ValueFormat};
+use session_core::key::is_acceptable_key;
+use session_core::settings::SettingsGroup;
 use session_core::{ConfigError, Error, Map, Record, SessionStore, Settings};
-use session_db::{DbStore, storable_key};
+use session_db::{DbSettings, DbStore};
 
 const ENGINE: &str = "cached_db";
 
@@ -28,6 +30,17 @@ pub const CACHE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// At most this many cache entries are remembered for invalidation while the cache is down.
 pub const MAX_PENDING_INVALIDATIONS: usize = 100_000;
+
+session_core::settings_table! {
+    /// The cached_db engine's own settings (besides the db and cache engines' settings).
+    #[derive(Debug, Clone)]
+    pub struct CachedDbSettings {
+        /// `SESSION_CACHED_DB_MAX_STALENESS` (seconds, not a Django setting): how long the
+        /// engine may serve a cached copy without looking at the database. Unset: the
+        /// session's own expiry for a shared cache (Redis), 10 seconds for an in-process one.
+        max_staleness: Option<u64> = "SESSION_CACHED_DB_MAX_STALENESS" => None,
+    }
+}
 
 /// Failures of the cached_db engine itself (storage failures keep their engine's error).
 #[derive(Debug, thiserror::Error)]
@@ -115,24 +128,25 @@ impl CachedDbStore {
     /// `SESSION_CACHED_DB_MAX_STALENESS` and `SESSION_CACHE_VALUE_FORMAT` (pickled values, as
     /// Django writes them, unless set to `json`).
     pub async fn from_settings(settings: &Settings) -> Result<CachedDbStore, Error> {
-        let missing = |setting| Error::permanent(ENGINE, ConfigError::Missing { setting });
-        let db_url = settings
-            .database_url
-            .as_deref()
-            .ok_or_else(|| missing("DATABASE_URL"))?;
-        let cache_url = settings
-            .cache_url
-            .as_deref()
-            .ok_or_else(|| missing("CACHE_URL"))?;
-        let db = DbStore::connect(db_url, settings).await?;
+        let config = |e: ConfigError| Error::permanent(ENGINE, e);
+        let db_url = DbSettings::from_settings(settings)
+            .map_err(config)?
+            .url
+            .ok_or(ConfigError::Missing {
+                setting: "DATABASE_URL",
+            })
+            .map_err(config)?;
+        let cache_settings = CacheSettings::from_settings(settings).map_err(config)?;
+        let own = CachedDbSettings::from_settings(settings).map_err(config)?;
+        if cache_settings.url.is_none() {
+            return Err(config(ConfigError::Missing {
+                setting: "CACHE_URL",
+            }));
+        }
+        let db = DbStore::connect(db_url.as_str(), settings).await?;
         db.ensure_schema().await?;
-        let cache = Cache::connect(
-            cache_url,
-            &settings.cache_key_prefix,
-            settings.cache_version,
-        )
-        .await?;
-        let max_staleness = match settings.cached_db_max_staleness {
+        let cache = cache_settings.connect().await?;
+        let max_staleness = match own.max_staleness {
             Some(secs) => Some(Duration::from_secs(secs)),
             None if cache.is_in_process() => Some(DEFAULT_IN_PROCESS_STALENESS),
             None => None,
@@ -140,7 +154,7 @@ impl CachedDbStore {
         Ok(CachedDbStore::new(
             db,
             cache,
-            settings.cache_value_format.into(),
+            cache_settings.value_format,
             max_staleness,
         ))
     }
@@ -279,7 +293,7 @@ impl SessionStore for CachedDbStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
-        if !storable_key(key) {
+        if !is_acceptable_key(key) {
             return Ok(None);
         }
         let full = self.cache_key(key);
@@ -317,7 +331,7 @@ impl SessionStore for CachedDbStore {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
-        if !storable_key(key) {
+        if !is_acceptable_key(key) {
             return Ok(false);
         }
         if self.cache_usable().await {
@@ -343,7 +357,7 @@ impl SessionStore for CachedDbStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), Error> {
-        if !storable_key(key) {
+        if !is_acceptable_key(key) {
             return Ok(());
         }
         self.db.delete(key).await?;

@@ -19,10 +19,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::DateTime;
 use session_core::codec::Signer;
 use session_core::cookie::{BROWSER_COOKIE_LIMIT, longest_session_cookie_len};
-use session_core::expiry::{EXPIRY_KEY, StoredExpiry, SystemClock, to_unix_f64};
+use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock, to_unix_f64};
 use session_core::{Clock, CookieSettings, Error, Map, Record, SessionStore, Settings};
 
 /// The signed-cookie engine.
@@ -30,6 +30,7 @@ use session_core::{Clock, CookieSettings, Error, Map, Record, SessionStore, Sett
 pub struct SignedCookieStore {
     signer: Signer,
     cookie: CookieSettings,
+    policy: ExpiryPolicy,
     clock: Arc<dyn Clock>,
     max_line: usize,
 }
@@ -41,15 +42,23 @@ impl SignedCookieStore {
         SignedCookieStore::new(
             settings.signed_cookie_signer(),
             settings.cookie.clone(),
+            ExpiryPolicy::from_settings(settings),
             Arc::new(SystemClock),
         )
     }
 
-    /// The engine from its parts; `signer` must use the signed-cookie salt.
-    pub fn new(signer: Signer, cookie: CookieSettings, clock: Arc<dyn Clock>) -> SignedCookieStore {
+    /// The engine from its parts; `signer` must use the signed-cookie salt. The signature's
+    /// max age is `cookie.age`; `policy` judges a custom `_session_expiry`.
+    pub fn new(
+        signer: Signer,
+        cookie: CookieSettings,
+        policy: ExpiryPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> SignedCookieStore {
         SignedCookieStore {
             signer,
             cookie,
+            policy,
             clock,
             max_line: BROWSER_COOKIE_LIMIT,
         }
@@ -59,17 +68,6 @@ impl SignedCookieStore {
     pub fn with_max_cookie_bytes(mut self, bytes: usize) -> SignedCookieStore {
         self.max_line = bytes;
         self
-    }
-
-    /// When a session signed at `signed_at` holding `data` expires by its own custom expiry
-    /// (`None`: only the cookie age applies).
-    fn custom_expiry(data: &Map, signed_at: i64) -> Option<DateTime<Utc>> {
-        match StoredExpiry::from_value(data.get(EXPIRY_KEY)) {
-            StoredExpiry::Policy => None,
-            StoredExpiry::Seconds(s) => DateTime::from_timestamp(signed_at, 0)
-                .map(|t| t + TimeDelta::microseconds((s * 1_000_000.0) as i64)),
-            StoredExpiry::At(at) => Some(at),
-        }
     }
 
     fn sign(&self, record: &Record<'_>) -> Result<String, Error> {
@@ -99,7 +97,7 @@ impl SessionStore for SignedCookieStore {
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
         let now = self.clock.now();
-        let max_age = self.cookie.age.max(0) as u64;
+        let max_age = u64::try_from(self.cookie.age).unwrap_or(0);
         let (data, signed_at) = match self.signer.unsign_timestamped(
             key,
             Some(max_age),
@@ -113,9 +111,16 @@ impl SessionStore for SignedCookieStore {
                 return Ok(None);
             }
         };
-        if let Some(expires) = Self::custom_expiry(&data, signed_at) {
-            // Expired when fewer than one whole second remains (Django's age <= 0 rule).
-            if session_core::expiry::floor_seconds(expires, now) <= 0 {
+        // The cookie age is the signature's max age; a custom expiry counts from the signing.
+        let (Ok(expiry), Some(signed_at)) = (
+            StoredExpiry::of(&data),
+            DateTime::from_timestamp(signed_at, 0),
+        ) else {
+            tracing::warn!(target: "django.contrib.sessions", "signed session with an out-of-range expiry or timestamp treated as empty");
+            return Ok(None);
+        };
+        if let Some(expires) = self.policy.custom_expiry_date(signed_at, expiry) {
+            if self.policy.is_expired(expires, now) {
                 return Ok(None);
             }
         }

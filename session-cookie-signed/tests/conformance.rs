@@ -21,6 +21,7 @@ async fn conformance_signed_cookies() {
         let store = SignedCookieStore::new(
             settings.signed_cookie_signer(),
             settings.cookie.clone(),
+            session_core::ExpiryPolicy::from_settings(&settings),
             clock,
         );
         Ok(Arc::new(store) as Arc<DynSessionStore>)

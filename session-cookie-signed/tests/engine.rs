@@ -18,6 +18,7 @@ fn store(clock: &ManualClock, secret: &str, fallbacks: &[&str]) -> Arc<SignedCoo
     Arc::new(SignedCookieStore::new(
         signer,
         Default::default(),
+        Default::default(),
         Arc::new(clock.clone()),
     ))
 }

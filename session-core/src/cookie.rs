@@ -42,7 +42,14 @@ impl CookieExpiry {
     pub fn from_age(age: i64, now: DateTime<Utc>) -> CookieExpiry {
         CookieExpiry {
             max_age: age,
-            expires: now + TimeDelta::seconds(age),
+            // Saturates instead of panicking on absurd ages (they come from session data).
+            expires: TimeDelta::try_seconds(age)
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(if age < 0 {
+                    DateTime::<Utc>::MIN_UTC
+                } else {
+                    DateTime::<Utc>::MAX_UTC
+                }),
         }
     }
 }

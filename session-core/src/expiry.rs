@@ -74,8 +74,9 @@ impl Clock for ManualClock {
 
 /// A Unix time in fractional seconds as an instant (microsecond precision).
 pub fn from_unix_f64(seconds: f64) -> DateTime<Utc> {
-    let micros = (seconds * 1_000_000.0).round() as i64;
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+    let micros = (seconds * 1_000_000.0).round();
+    // `as` saturates; out-of-range instants become the epoch rather than wrapping.
+    DateTime::from_timestamp_micros(micros as i64).unwrap_or_default()
 }
 
 /// An instant as fractional Unix seconds.
@@ -109,13 +110,25 @@ pub enum StoredExpiry {
     At(DateTime<Utc>),
 }
 
+/// The largest custom expiry in seconds (about 3,170 years) a session may carry. Anything
+/// larger, or not finite, cannot come from Django's `set_expiry` in practice and would take
+/// date arithmetic out of range: the session is treated as unreadable data.
+pub const MAX_EXPIRY_SECONDS: f64 = 1e11;
+
+/// A `_session_expiry` value that cannot be used (not finite, or beyond
+/// [`MAX_EXPIRY_SECONDS`]): the session holding it is treated as unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("_session_expiry is out of range")]
+pub struct InvalidExpiry;
+
 impl StoredExpiry {
-    /// Interprets the value stored under `_session_expiry` as Django does.
-    pub fn from_value(value: Option<&Value>) -> StoredExpiry {
+    /// Interprets the value stored under `_session_expiry` as Django does; a number that is
+    /// not finite or beyond [`MAX_EXPIRY_SECONDS`] is [`InvalidExpiry`].
+    pub fn read(value: Option<&Value>) -> Result<StoredExpiry, InvalidExpiry> {
         let Some(value) = value.filter(|v| v.is_truthy()) else {
-            return StoredExpiry::Policy;
+            return Ok(StoredExpiry::Policy);
         };
-        match value {
+        Ok(match value {
             Value::String(s) => match parse_iso(s) {
                 Some(t) => StoredExpiry::At(t),
                 None => {
@@ -123,9 +136,123 @@ impl StoredExpiry {
                     StoredExpiry::Policy
                 }
             },
-            Value::Number(n) => StoredExpiry::Seconds(n.as_f64()),
+            Value::Number(n) => {
+                let s = n.as_f64();
+                if !s.is_finite() || s.abs() > MAX_EXPIRY_SECONDS {
+                    return Err(InvalidExpiry);
+                }
+                StoredExpiry::Seconds(s)
+            }
             Value::Bool(true) => StoredExpiry::Seconds(1.0),
             _ => StoredExpiry::Policy,
+        })
+    }
+
+    /// The custom expiry of a session's data (see [`read`](Self::read)).
+    pub fn of(data: &crate::value::Map) -> Result<StoredExpiry, InvalidExpiry> {
+        Self::read(data.get(EXPIRY_KEY))
+    }
+}
+
+/// Django's expiry rules, in one place: every engine and the [`Session`](crate::Session)
+/// compute ages and dates through this type, so a change of rule is made once.
+///
+/// ```
+/// use session_core::expiry::{ExpiryPolicy, StoredExpiry, from_unix_f64};
+/// let policy = ExpiryPolicy::default(); // SESSION_COOKIE_AGE = two weeks
+/// let now = from_unix_f64(1_700_000_000.0);
+/// assert_eq!(policy.expiry_age(now, StoredExpiry::Policy), 1_209_600);
+/// assert_eq!(policy.expiry_age(now, StoredExpiry::Seconds(60.0)), 60);
+/// assert!(policy.is_expired(from_unix_f64(1_700_000_000.9), now)); // < 1 s left
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryPolicy {
+    /// `SESSION_COOKIE_AGE` in seconds (Django's `get_session_cookie_age()`).
+    pub cookie_age: i64,
+    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`.
+    pub expire_at_browser_close: bool,
+    /// `USE_TZ`: with false, absolute expiries are written without a UTC offset.
+    pub use_tz: bool,
+}
+
+impl Default for ExpiryPolicy {
+    fn default() -> Self {
+        ExpiryPolicy {
+            cookie_age: 1_209_600,
+            expire_at_browser_close: false,
+            use_tz: true,
+        }
+    }
+}
+
+impl ExpiryPolicy {
+    /// The policy the settings describe.
+    pub fn from_settings(settings: &crate::Settings) -> ExpiryPolicy {
+        ExpiryPolicy {
+            cookie_age: settings.cookie.age,
+            expire_at_browser_close: settings.expire_at_browser_close,
+            use_tz: settings.use_tz,
+        }
+    }
+
+    /// Seconds until expiry for a session whose custom expiry is `expiry`, as seen at
+    /// `modification` (Django's `get_expiry_age(modification=…, expiry=…)`).
+    pub fn expiry_age(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> i64 {
+        match expiry {
+            StoredExpiry::Policy => self.cookie_age,
+            // Django returns the stored number itself; cookies and TTLs take `int()` of it.
+            // `read` bounds it, so the conversion is exact.
+            StoredExpiry::Seconds(s) => s.trunc() as i64,
+            StoredExpiry::At(at) => floor_seconds(at, modification),
+        }
+    }
+
+    /// When a session with custom expiry `expiry` expires, as seen at `modification`
+    /// (Django's `get_expiry_date(modification=…, expiry=…)`). Saturates at chrono's range
+    /// instead of overflowing.
+    pub fn expiry_date(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> DateTime<Utc> {
+        let delta = match expiry {
+            StoredExpiry::Policy => TimeDelta::try_seconds(self.cookie_age),
+            StoredExpiry::Seconds(s) => {
+                Some(TimeDelta::microseconds((s * 1_000_000.0).round() as i64))
+            }
+            StoredExpiry::At(at) => return at,
+        };
+        delta
+            .and_then(|d| modification.checked_add_signed(d))
+            .unwrap_or(if self.cookie_age < 0 {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            })
+    }
+
+    /// When a record last written at `written_at` expires by its own custom expiry; `None`
+    /// when only the global policy applies (the signed-cookie engine leaves that to the
+    /// signature's max age).
+    pub fn custom_expiry_date(
+        &self,
+        written_at: DateTime<Utc>,
+        expiry: StoredExpiry,
+    ) -> Option<DateTime<Utc>> {
+        match expiry {
+            StoredExpiry::Policy => None,
+            other => Some(self.expiry_date(written_at, other)),
+        }
+    }
+
+    /// Django's rule: a session is expired once fewer than one whole second remains.
+    pub fn is_expired(&self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        floor_seconds(expires_at, now) <= 0
+    }
+
+    /// An instant as `set_expiry` stores it: ISO 8601, without the offset when `USE_TZ` is off.
+    pub fn format_instant(&self, t: DateTime<Utc>) -> String {
+        let s = format_iso(t);
+        if self.use_tz {
+            s
+        } else {
+            s.trim_end_matches("+00:00").to_owned()
         }
     }
 }

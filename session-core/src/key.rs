@@ -55,6 +55,25 @@ pub fn is_file_safe(key: &str) -> bool {
     key.bytes().all(|b| KEY_ALPHABET.contains(&b))
 }
 
+/// The longest key any engine accepts (Django's `session_key` column is `varchar(40)`).
+pub const MAX_KEY_LENGTH: usize = 40;
+
+/// Whether a server-side engine may look `key` up: 8 to 40 characters of `[a-z0-9]`, the
+/// only keys Django (and this crate) ever generate. Every engine answers "no such session"
+/// for any other key before touching storage, so hostile keys never reach a query, a path
+/// or a cache command, and databases that compare case-insensitively (MariaDB) cannot match
+/// an uppercased key to a real session.
+///
+/// ```
+/// use session_core::key::{generate_key, is_acceptable_key};
+/// assert!(is_acceptable_key(&generate_key()));
+/// assert!(!is_acceptable_key("ABCDEFGH12345678"));
+/// assert!(!is_acceptable_key("../../etc/passwd"));
+/// ```
+pub fn is_acceptable_key(key: &str) -> bool {
+    (MIN_KEY_LENGTH..=MAX_KEY_LENGTH).contains(&key.len()) && is_file_safe(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,8 @@ pub mod value;
 
 pub use codec::{Secret, Signer};
 pub use error::{ConfigError, DecodeError, Error};
-pub use expiry::{Clock, Expiry, ManualClock, StoredExpiry, SystemClock};
+pub use expiry::{Clock, Expiry, ExpiryPolicy, ManualClock, StoredExpiry, SystemClock};
 pub use session::{Session, SessionConfig};
-pub use settings::{CacheValueFormat, CookieSettings, Engine, Settings};
+pub use settings::{CookieSettings, Settings, SettingsGroup, SettingsSource};
 pub use store::{DynSessionStore, Record, SessionStore};
 pub use value::{Map, Value};

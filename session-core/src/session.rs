@@ -3,14 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::expiry::{
-    Clock, EXPIRY_KEY, Expiry, StoredExpiry, SystemClock, floor_seconds, format_iso,
-};
+use crate::expiry::{Clock, EXPIRY_KEY, Expiry, ExpiryPolicy, StoredExpiry, SystemClock};
 use crate::key::{generate_key, validated_key};
 use crate::settings::Settings;
 use crate::store::{DynSessionStore, Record};
@@ -27,12 +25,8 @@ pub const CREATE_ATTEMPTS: u32 = 100;
 /// What a [`Session`] needs besides its store: the expiry policy and the clock.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// `SESSION_COOKIE_AGE` (Django's `get_session_cookie_age()` hook).
-    pub cookie_age: i64,
-    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`.
-    pub expire_at_browser_close: bool,
-    /// `USE_TZ`: with false, absolute expiries are written without a UTC offset.
-    pub use_tz: bool,
+    /// Django's expiry rules (`SESSION_COOKIE_AGE`, `SESSION_EXPIRE_AT_BROWSER_CLOSE`, `USE_TZ`).
+    pub policy: ExpiryPolicy,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
 }
@@ -40,9 +34,7 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            cookie_age: 1_209_600,
-            expire_at_browser_close: false,
-            use_tz: true,
+            policy: ExpiryPolicy::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -52,9 +44,7 @@ impl SessionConfig {
     /// The policy the settings describe, on the system clock.
     pub fn from_settings(settings: &Settings) -> SessionConfig {
         SessionConfig {
-            cookie_age: settings.cookie.age,
-            expire_at_browser_close: settings.expire_at_browser_close,
-            use_tz: settings.use_tz,
+            policy: ExpiryPolicy::from_settings(settings),
             clock: Arc::new(SystemClock),
         }
     }
@@ -65,36 +55,10 @@ impl SessionConfig {
         self
     }
 
-    /// Seconds until expiry for a session whose custom expiry is `expiry`, as seen at
-    /// `modification` (Django's `get_expiry_age(modification=…, expiry=…)`).
-    pub fn expiry_age(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> i64 {
-        match expiry {
-            StoredExpiry::Policy => self.cookie_age,
-            // Django returns the stored number itself; cookies and TTLs take `int()` of it.
-            StoredExpiry::Seconds(s) => s.trunc() as i64,
-            StoredExpiry::At(at) => floor_seconds(at, modification),
-        }
-    }
-
-    /// When a session with custom expiry `expiry` expires, as seen at `modification`
-    /// (Django's `get_expiry_date(modification=…, expiry=…)`).
-    pub fn expiry_date(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> DateTime<Utc> {
-        match expiry {
-            StoredExpiry::Policy => modification + TimeDelta::seconds(self.cookie_age),
-            StoredExpiry::Seconds(s) => {
-                modification + TimeDelta::microseconds((s * 1_000_000.0).round() as i64)
-            }
-            StoredExpiry::At(at) => at,
-        }
-    }
-
-    fn format_instant(&self, t: DateTime<Utc>) -> String {
-        let s = format_iso(t);
-        if self.use_tz {
-            s
-        } else {
-            s.trim_end_matches("+00:00").to_owned()
-        }
+    /// The same clock with `SESSION_COOKIE_AGE` = `seconds`.
+    pub fn with_cookie_age(mut self, seconds: i64) -> SessionConfig {
+        self.policy.cookie_age = seconds;
+        self
     }
 }
 
@@ -208,7 +172,14 @@ impl Session {
     }
 
     async fn load_from_store(&mut self, key: &str) -> Result<Map, Error> {
-        match self.store.load(key).await? {
+        let loaded = self.store.load(key).await?.filter(|data| {
+            let usable = StoredExpiry::of(data).is_ok();
+            if !usable {
+                tracing::warn!(target: "django.contrib.sessions", engine = self.store.engine_name(), "session with an out-of-range _session_expiry treated as empty");
+            }
+            usable
+        });
+        match loaded {
             Some(data) => Ok(data),
             None if self.store.stores_data_in_cookie() => {
                 // Django's signed-cookie engine: keep the key, mark modified so a fresh
@@ -371,37 +342,46 @@ impl Session {
             }
             Expiry::Seconds(s) => Value::from(s),
             Expiry::BrowserClose => Value::from(0),
-            Expiry::At(at) => Value::from(self.config.format_instant(at)),
+            Expiry::At(at) => Value::from(self.config.policy.format_instant(at)),
             Expiry::After(delta) => {
-                Value::from(self.config.format_instant(self.config.clock.now() + delta))
+                let now = self.config.clock.now();
+                let at = now
+                    .checked_add_signed(delta)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                Value::from(self.config.policy.format_instant(at))
             }
         };
         self.insert_value(EXPIRY_KEY, value).await
     }
 
     /// The custom expiry currently in the data (loads if needed).
+    /// A number out of range set in this request reads as the default policy.
     pub async fn stored_expiry(&mut self) -> Result<StoredExpiry, Error> {
-        Ok(StoredExpiry::from_value(
-            self.data_mut().await?.get(EXPIRY_KEY),
-        ))
+        Ok(StoredExpiry::of(self.data_mut().await?).unwrap_or(StoredExpiry::Policy))
     }
 
     /// Seconds until the session expires, from now.
     pub async fn get_expiry_age(&mut self) -> Result<i64, Error> {
         let expiry = self.stored_expiry().await?;
-        Ok(self.config.expiry_age(self.config.clock.now(), expiry))
+        Ok(self
+            .config
+            .policy
+            .expiry_age(self.config.clock.now(), expiry))
     }
 
     /// When the session expires, from now.
     pub async fn get_expiry_date(&mut self) -> Result<DateTime<Utc>, Error> {
         let expiry = self.stored_expiry().await?;
-        Ok(self.config.expiry_date(self.config.clock.now(), expiry))
+        Ok(self
+            .config
+            .policy
+            .expiry_date(self.config.clock.now(), expiry))
     }
 
     /// Whether the cookie should be a browser-session cookie.
     pub async fn get_expire_at_browser_close(&mut self) -> Result<bool, Error> {
         Ok(match self.data_mut().await?.get(EXPIRY_KEY) {
-            None | Some(Value::Null) => self.config.expire_at_browser_close,
+            None | Some(Value::Null) => self.config.policy.expire_at_browser_close,
             Some(Value::Bool(b)) => !b,
             Some(Value::Number(n)) => n.as_f64() == 0.0,
             Some(_) => false,
@@ -415,12 +395,12 @@ impl Session {
 
     fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
         let now = self.config.clock.now();
-        let expiry = StoredExpiry::from_value(data.get(EXPIRY_KEY));
+        let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
         Record {
             key,
             data,
-            expires_at: self.config.expiry_date(now, expiry),
-            max_age: self.config.expiry_age(now, expiry),
+            expires_at: self.config.policy.expiry_date(now, expiry),
+            max_age: self.config.policy.expiry_age(now, expiry),
         }
     }
 

@@ -86,6 +86,20 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// Removes expired records; `Some(count)`, or `None` where storage expires by itself.
     async fn clear_expired(&self) -> Result<Option<u64>, Error>;
+
+    /// [`clear_expired`](Self::clear_expired), calling `progress` with the running total as
+    /// the work goes (engines that clear in batches report after each; the default reports
+    /// once at the end). Tools such as `sessionctl clear-expired` show it.
+    async fn clear_expired_with_progress(
+        &self,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Option<u64>, Error> {
+        let n = self.clear_expired().await?;
+        if let Some(n) = n {
+            progress(n);
+        }
+        Ok(n)
+    }
 }
 
 /// A session store chosen at run time.
@@ -103,6 +117,7 @@ macro_rules! forward {
             async fn save(&self, record: &Record<'_>) -> Result<String, Error> { (**self).save(record).await }
             async fn delete(&self, key: &str) -> Result<(), Error> { (**self).delete(key).await }
             async fn clear_expired(&self) -> Result<Option<u64>, Error> { (**self).clear_expired().await }
+            async fn clear_expired_with_progress(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<Option<u64>, Error> { (**self).clear_expired_with_progress(progress).await }
         }
     )*};
 }

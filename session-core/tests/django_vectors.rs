@@ -203,13 +203,10 @@ async fn expiry_vectors() {
             // Documented difference; checked in `naive_expiry_is_read_as_utc`.
             continue;
         }
-        let config = SessionConfig {
-            expire_at_browser_close: field(case, "SESSION_EXPIRE_AT_BROWSER_CLOSE")
-                .as_bool()
-                .unwrap(),
-            ..SessionConfig::default()
-        }
-        .with_clock(Arc::new(clock.clone()));
+        let mut config = SessionConfig::default().with_clock(Arc::new(clock.clone()));
+        config.policy.expire_at_browser_close = field(case, "SESSION_EXPIRE_AT_BROWSER_CLOSE")
+            .as_bool()
+            .unwrap();
         let store = Arc::new(MemoryStore::default());
         let mut s = Session::new(store, config, None);
         s.insert_value("k", "v").await.unwrap();
@@ -305,17 +302,17 @@ async fn expiry_vectors() {
             .and_then(Value::as_str)
             .map(|t| parse_iso(t).unwrap())
             .unwrap_or(now);
-        let expiry = StoredExpiry::from_value(kwargs.get("expiry"));
+        let expiry = StoredExpiry::read(kwargs.get("expiry")).unwrap();
         let config = SessionConfig::default();
         assert_eq!(
-            config.expiry_age(modification, expiry),
+            config.policy.expiry_age(modification, expiry),
             field(field(case, "get_expiry_age"), "value")
                 .as_i64()
                 .unwrap(),
             "{name}"
         );
         assert_eq!(
-            config.expiry_date(modification, expiry),
+            config.policy.expiry_date(modification, expiry),
             instant(field(case, "get_expiry_date")),
             "{name}"
         );
@@ -325,11 +322,8 @@ async fn expiry_vectors() {
         if name != "set_expiry(timedelta(days=1))" {
             continue;
         }
-        let config = SessionConfig {
-            use_tz: false,
-            ..SessionConfig::default()
-        }
-        .with_clock(Arc::new(clock.clone()));
+        let mut config = SessionConfig::default().with_clock(Arc::new(clock.clone()));
+        config.policy.use_tz = false;
         let mut s = Session::new(Arc::new(MemoryStore::default()), config, None);
         s.set_expiry(Expiry::After(chrono::TimeDelta::days(1)))
             .await

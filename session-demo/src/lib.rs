@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use session_core::key::random_string;
-use session_core::{ConfigError, DynSessionStore, Settings};
+use session_core::{ConfigError, DynSessionStore, Settings, SettingsSource};
 use session_middleware::{SessionHandle, SessionLayer};
 
 /// The embedded default database: a SQLite file in the working directory.
@@ -26,7 +26,7 @@ pub enum DemoError {
     Config(#[from] ConfigError),
     /// The engine could not be built.
     #[error(transparent)]
-    Build(#[from] session_engines::BuildError),
+    Build(#[from] session_registry::BuildError),
     /// The generated secret could not be kept.
     #[error("cannot keep the generated SECRET_KEY in {path}: {source}")]
     SecretFile {
@@ -78,32 +78,39 @@ pub fn kept_secret(path: &Path) -> Result<String, DemoError> {
     Ok(secret)
 }
 
-/// The demo's settings: the environment (Django's names) over the embedded default
+/// The demo's settings: the environment's (Django's names) over the embedded default
 /// (`SESSION_ENGINE=db`, `DATABASE_URL=sqlite://sessions.sqlite3`), relative paths taken from
-/// `dir`, and a kept secret when `SECRET_KEY` is unset.
-pub fn settings_from(
-    lookup: impl Fn(&str) -> Option<String>,
-    dir: &Path,
-) -> Result<Settings, DemoError> {
-    let set = |n: &str| lookup(n).filter(|v| !v.is_empty());
-    let engine_is_default = set("SESSION_ENGINE").is_none();
-    let database_url = set("DATABASE_URL").or_else(|| {
-        engine_is_default.then(|| format!("sqlite://{}", dir.join("sessions.sqlite3").display()))
-    });
-    let secret = match set("SECRET_KEY") {
-        Some(s) => s,
-        None => kept_secret(&secret_path(database_url.as_deref(), dir))?,
+/// `dir`, and a kept secret when `SECRET_KEY` is unset. An explicitly empty `SECRET_KEY` is
+/// an error, as in Django.
+pub fn settings_from(env: SettingsSource, dir: &Path) -> Result<Settings, DemoError> {
+    if env.is_set_empty("SECRET_KEY") {
+        return Err(ConfigError::Invalid {
+            setting: "SECRET_KEY",
+            reason: "it is set but empty; unset it to let the demo generate and keep one, or give a long random value".into(),
+        }
+        .into());
+    }
+    let mut defaults = SettingsSource::new();
+    let database_url = env.get::<String>("DATABASE_URL")?;
+    let database_url = match (database_url, env.contains("SESSION_ENGINE")) {
+        (Some(url), _) => Some(url),
+        (None, false) => {
+            let url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
+            defaults.set("DATABASE_URL", url.as_str());
+            Some(url)
+        }
+        (None, true) => None,
     };
-    Ok(Settings::from_lookup(|n| match n {
-        "SECRET_KEY" => Some(secret.clone()),
-        "DATABASE_URL" => database_url.clone(),
-        _ => set(n),
-    })?)
+    if !env.contains("SECRET_KEY") {
+        let secret = kept_secret(&secret_path(database_url.as_deref(), dir))?;
+        defaults.set("SECRET_KEY", secret);
+    }
+    Ok(Settings::from_source(defaults.overlay(env))?)
 }
 
 /// The engine and settings of the environment, ready to serve.
 pub async fn store_from(settings: &Settings) -> Result<Arc<DynSessionStore>, DemoError> {
-    Ok(session_engines::build_store(settings).await?)
+    Ok(session_registry::build_store(settings).await?)
 }
 
 /// A storage failure inside a handler: logged, answered 500.

@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::current_dir()?;
-    let settings = session_demo::settings_from(|n| std::env::var(n).ok(), &dir)?;
+    let settings = session_demo::settings_from(session_core::SettingsSource::from_env(), &dir)?;
     let store = session_demo::store_from(&settings).await?;
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p

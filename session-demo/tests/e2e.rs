@@ -5,19 +5,13 @@ use std::path::Path;
 
 use session_conformance::django::Django;
 use session_conformance::{service_url, unavailable};
+use session_core::SettingsSource;
 use session_core::key::generate_key;
 
 /// Serves the demo configured by `pairs` (Django's setting names) on a free port.
 async fn serve(label: &str, pairs: &[(&str, String)], dir: &Path) -> Option<String> {
-    let pairs: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let settings = session_demo::settings_from(
-        move |n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
-        dir,
-    )
-    .unwrap();
+    let env = SettingsSource::from_pairs(pairs.iter().map(|(k, v)| (*k, v.clone())));
+    let settings = session_demo::settings_from(env, dir).unwrap();
     let store = match session_demo::store_from(&settings).await {
         Ok(s) => s,
         Err(e) => {
@@ -193,7 +187,7 @@ async fn the_demo_works_on_every_engine() {
 #[tokio::test]
 async fn a_generated_secret_is_kept_beside_the_database_and_reused() {
     let dir = tempfile::tempdir().unwrap();
-    let first = session_demo::settings_from(|_| None, dir.path()).unwrap();
+    let first = session_demo::settings_from(SettingsSource::new(), dir.path()).unwrap();
     let kept = dir.path().join(session_demo::SECRET_FILE);
     let text = std::fs::read_to_string(&kept).unwrap();
     assert_eq!(text.len(), 50);
@@ -203,46 +197,57 @@ async fn a_generated_secret_is_kept_beside_the_database_and_reused() {
         let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "readable by its owner only");
     }
-    let again = session_demo::settings_from(|_| None, dir.path()).unwrap();
+    let again = session_demo::settings_from(SettingsSource::new(), dir.path()).unwrap();
     let sign = |s: &session_core::Settings| {
         let map = session_core::Map::new();
         s.session_signer().sign_map(&map, 1_700_000_000)
     };
     assert_eq!(sign(&first), sign(&again), "same secret after a restart");
     assert_eq!(
-        first.database_url.as_deref(),
-        Some(format!("sqlite://{}", dir.path().join("sessions.sqlite3").display()).as_str())
+        first.source().get::<String>("DATABASE_URL").unwrap(),
+        Some(format!(
+            "sqlite://{}",
+            dir.path().join("sessions.sqlite3").display()
+        ))
     );
     // An explicit SECRET_KEY wins and no file is needed.
     let other = tempfile::tempdir().unwrap();
     session_demo::settings_from(
-        |n| (n == "SECRET_KEY").then(|| "explicit".to_owned()),
+        SettingsSource::from_pairs([("SECRET_KEY", "explicit")]),
         other.path(),
     )
     .unwrap();
+    assert!(!other.path().join(session_demo::SECRET_FILE).exists());
+    // An explicitly empty SECRET_KEY is refused, as Django refuses to start; nothing is
+    // generated in its place.
+    let err = session_demo::settings_from(
+        SettingsSource::from_pairs([("SECRET_KEY", "")]),
+        other.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("SECRET_KEY") && err.contains("empty"), "{err}");
     assert!(!other.path().join(session_demo::SECRET_FILE).exists());
 }
 
 #[tokio::test]
 async fn unknown_engine_or_missing_setting_fails_at_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let err = session_demo::settings_from(
-        |n| match n {
-            "SECRET_KEY" => Some("k".into()),
-            "SESSION_ENGINE" => Some("nosuch".into()),
-            _ => None,
-        },
+    let settings = session_demo::settings_from(
+        SettingsSource::from_pairs([("SECRET_KEY", "k"), ("SESSION_ENGINE", "nosuch")]),
         dir.path(),
     )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("SESSION_ENGINE"), "{err}");
+    .unwrap();
+    let err = session_demo::store_from(&settings)
+        .await
+        .expect_err("no such engine")
+        .to_string();
+    assert!(
+        err.contains("SESSION_ENGINE") && err.contains("signed_cookies"),
+        "{err}"
+    );
     let settings = session_demo::settings_from(
-        |n| match n {
-            "SECRET_KEY" => Some("k".into()),
-            "SESSION_ENGINE" => Some("cache".into()),
-            _ => None,
-        },
+        SettingsSource::from_pairs([("SECRET_KEY", "k"), ("SESSION_ENGINE", "cache")]),
         dir.path(),
     )
     .unwrap();

@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use session_core::codec::{Signer, decode_or_empty};
-use session_core::expiry::{EXPIRY_KEY, StoredExpiry, SystemClock, floor_seconds, to_unix_f64};
+use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock, to_unix_f64};
 use session_core::key::is_file_safe;
 use session_core::{Clock, ConfigError, Error, Map, Record, SessionStore, Settings};
 
@@ -46,7 +46,7 @@ struct Inner {
     dir: PathBuf,
     prefix: String,
     signer: Signer,
-    cookie_age: i64,
+    policy: ExpiryPolicy,
     clock: Arc<dyn Clock>,
     durable: bool,
     /// Striped per-key locks: within one process an update's existence check and its rename
@@ -94,7 +94,7 @@ impl FileStore {
             dir,
             &settings.cookie.name,
             settings.session_signer(),
-            settings.cookie.age,
+            ExpiryPolicy::from_settings(settings),
             Arc::new(SystemClock),
         )
     }
@@ -104,7 +104,7 @@ impl FileStore {
         dir: impl AsRef<Path>,
         cookie_name: &str,
         signer: Signer,
-        cookie_age: i64,
+        policy: ExpiryPolicy,
         clock: Arc<dyn Clock>,
     ) -> Result<FileStore, ConfigError> {
         let dir = dir.as_ref().to_path_buf();
@@ -119,7 +119,7 @@ impl FileStore {
                 dir,
                 prefix: cookie_name.to_owned(),
                 signer,
-                cookie_age,
+                policy,
                 clock,
                 durable: true,
                 locks: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
@@ -162,17 +162,6 @@ impl FileStore {
 }
 
 impl Inner {
-    /// When the session in this file expires: its custom expiry, else mtime + cookie age.
-    /// Unlike Django, an integer `_session_expiry` counts from the last write (Django never
-    /// expires such a file).
-    fn expires_at(&self, data: &Map, mtime: DateTime<Utc>) -> DateTime<Utc> {
-        match StoredExpiry::from_value(data.get(EXPIRY_KEY)) {
-            StoredExpiry::Policy => mtime + TimeDelta::seconds(self.cookie_age),
-            StoredExpiry::Seconds(s) => mtime + TimeDelta::microseconds((s * 1e6) as i64),
-            StoredExpiry::At(at) => at,
-        }
-    }
-
     /// Reads a session file: `Ok(None)` when absent or expired.
     fn read(&self, path: &Path) -> Result<Option<Map>, Error> {
         let (text, mtime) =
@@ -191,9 +180,16 @@ impl Inner {
                 Err(_) => Map::new(),
             }
         };
-        let expires = self.expires_at(&data, DateTime::<Utc>::from(mtime));
-        // Django's rule: expired when fewer than one whole second remains.
-        if floor_seconds(expires, now) <= 0 {
+        // Its custom expiry, else mtime + cookie age. Unlike Django, an integer
+        // `_session_expiry` counts from the last write (Django never expires such a file).
+        let Ok(expiry) = StoredExpiry::of(&data) else {
+            tracing::warn!(target: "django.contrib.sessions", engine = ENGINE, "session file with an out-of-range _session_expiry treated as missing");
+            return Ok(None);
+        };
+        let expires = self
+            .policy
+            .expiry_date(DateTime::<Utc>::from(mtime), expiry);
+        if self.policy.is_expired(expires, now) {
             return Ok(None);
         }
         Ok(Some(data))

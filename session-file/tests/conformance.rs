@@ -22,7 +22,7 @@ async fn conformance_file() {
                     &dir,
                     "sessionid",
                     settings.session_signer(),
-                    settings.cookie.age,
+                    session_core::ExpiryPolicy::from_settings(&settings),
                     clock,
                 )
                 .map_err(|e| session_core::Error::permanent("file", e))?;

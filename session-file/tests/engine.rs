@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde_json::json;
 use session_conformance::django::Django;
 use session_core::expiry::ManualClock;
-use session_core::{Error, Expiry, Session, SessionConfig, SessionStore, Settings, Value};
+use session_core::{
+    Error, Expiry, ExpiryPolicy, Session, SessionConfig, SessionStore, Settings, Value,
+};
 use session_file::FileStore;
 
 const SECRET: &str = "file-engine-secret";
@@ -17,7 +19,10 @@ fn store_in(dir: &std::path::Path, clock: &ManualClock, cookie_age: i64) -> Arc<
             dir,
             "sessionid",
             settings.session_signer(),
-            cookie_age,
+            ExpiryPolicy {
+                cookie_age,
+                ..ExpiryPolicy::default()
+            },
             Arc::new(clock.clone()),
         )
         .unwrap(),
@@ -25,11 +30,9 @@ fn store_in(dir: &std::path::Path, clock: &ManualClock, cookie_age: i64) -> Arc<
 }
 
 fn config(clock: &ManualClock, cookie_age: i64) -> SessionConfig {
-    SessionConfig {
-        cookie_age,
-        ..SessionConfig::default()
-    }
-    .with_clock(Arc::new(clock.clone()))
+    SessionConfig::default()
+        .with_cookie_age(cookie_age)
+        .with_clock(Arc::new(clock.clone()))
 }
 
 fn leftovers(dir: &std::path::Path) -> Vec<String> {

@@ -342,20 +342,14 @@ async fn save_every_request_issues_a_new_session_for_an_unknown_cookie() {
 
 #[tokio::test]
 async fn custom_cookie_settings_give_djangos_strings() {
-    let settings = Settings::from_lookup(|n| {
-        Some(
-            match n {
-                "SECRET_KEY" => "middleware-secret",
-                "SESSION_COOKIE_DOMAIN" => ".example.com",
-                "SESSION_COOKIE_PATH" => "/app",
-                "SESSION_COOKIE_SECURE" => "true",
-                "SESSION_COOKIE_HTTPONLY" => "false",
-                "SESSION_COOKIE_SAMESITE" => "None",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    })
+    let settings = Settings::from_pairs([
+        ("SECRET_KEY", "middleware-secret"),
+        ("SESSION_COOKIE_DOMAIN", ".example.com"),
+        ("SESSION_COOKIE_PATH", "/app"),
+        ("SESSION_COOKIE_SECURE", "true"),
+        ("SESSION_COOKIE_HTTPONLY", "false"),
+        ("SESSION_COOKIE_SAMESITE", "None"),
+    ])
     .unwrap();
     let app = App::new(settings);
     let res = app.get("/write", &[]).await;

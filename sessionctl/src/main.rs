@@ -1,7 +1,6 @@
 //! `sessionctl`: encode and decode Django session strings and manage session stores from the
 //! command line. Global options may come before or after the command.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal as _, Read};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use session_core::codec::log_rejected;
 use session_core::expiry::to_unix_f64;
-use session_core::{Clock, DynSessionStore, Engine, Settings, SystemClock, Value};
+use session_core::{Clock, DynSessionStore, Settings, SettingsSource, SystemClock, Value};
 
 /// Exit status when a session or string is rejected (missing, expired, invalid).
 const REJECTED: u8 = 3;
@@ -31,7 +30,8 @@ struct Global {
     /// SECRET_KEY (else the SECRET_KEY environment variable).
     #[arg(long, global = true, value_name = "S")]
     secret: Option<String>,
-    /// A SECRET_KEY_FALLBACKS entry; repeatable (else SECRET_KEY_FALLBACKS, comma-separated).
+    /// One SECRET_KEY_FALLBACKS entry, byte for byte; repeatable (else SECRET_KEY_FALLBACKS,
+    /// a JSON array).
     #[arg(long = "fallback", global = true, value_name = "S")]
     fallbacks: Vec<String>,
     /// SESSION_COOKIE_AGE in seconds (signed cookies' max age).
@@ -114,35 +114,35 @@ fn settings(g: &Global) -> Result<Settings, Fail> {
         ),
         None => None,
     };
-    let mut flags: HashMap<&str, String> = HashMap::new();
+    let mut flags = SettingsSource::new();
     if let Some(s) = &g.secret {
-        flags.insert("SECRET_KEY", s.clone());
+        flags.set("SECRET_KEY", s.as_str());
     }
     if !g.fallbacks.is_empty() {
-        flags.insert("SECRET_KEY_FALLBACKS", g.fallbacks.join(","));
+        // A JSON array: each flag stays one secret, whatever it contains.
+        flags.set("SECRET_KEY_FALLBACKS", serde_json::to_string(&g.fallbacks)?);
     }
     if let Some(a) = g.cookie_age {
-        flags.insert("SESSION_COOKIE_AGE", a.to_string());
+        flags.set("SESSION_COOKIE_AGE", a.to_string());
     }
-    if let Some(e) = &g.engine {
-        flags.insert("SESSION_ENGINE", e.clone());
+    for (name, value) in [
+        ("SESSION_ENGINE", &g.engine),
+        ("DATABASE_URL", &g.database_url),
+        ("SESSION_FILE_PATH", &g.file_path),
+        ("CACHE_URL", &g.cache_url),
+    ] {
+        if let Some(v) = value {
+            flags.set(name, v.as_str());
+        }
     }
-    if let Some(u) = &g.database_url {
-        flags.insert("DATABASE_URL", u.clone());
-    }
-    if let Some(p) = &g.file_path {
-        flags.insert("SESSION_FILE_PATH", p.clone());
-    }
-    if let Some(u) = &g.cache_url {
-        flags.insert("CACHE_URL", u.clone());
-    }
+    let file = match toml.as_deref() {
+        Some(text) => SettingsSource::from_toml_str(text)?,
+        None => SettingsSource::new(),
+    };
     // Flags win over the environment, which wins over the file.
-    Ok(Settings::from_toml_and_lookup(toml.as_deref(), |name| {
-        flags
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-    })?)
+    Ok(Settings::from_source(
+        file.overlay(SettingsSource::from_env()).overlay(flags),
+    )?)
 }
 
 fn read_stdin() -> Result<String, Fail> {
@@ -160,7 +160,7 @@ fn read_object() -> Result<session_core::Map, Fail> {
 }
 
 async fn store(settings: &Settings) -> Result<Arc<DynSessionStore>, Fail> {
-    Ok(session_engines::build_store(settings).await?)
+    Ok(session_registry::build_store(settings).await?)
 }
 
 async fn run(cli: Cli) -> Result<(), Fail> {
@@ -185,7 +185,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             let (signer, max_age) = if signed_cookie {
                 (
                     settings.signed_cookie_signer(),
-                    Some(settings.cookie.age.max(0) as u64),
+                    Some(u64::try_from(settings.cookie.age).unwrap_or(0)),
                 )
             } else {
                 (settings.session_signer(), None)
@@ -227,28 +227,25 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             store(&settings).await?.delete(&key).await?;
         }
         Command::ClearExpired => {
-            let engine = settings.engine;
-            if matches!(engine, Engine::Db | Engine::CachedDb) {
-                // Django's clearsessions: the rows, in batches, with progress on a terminal.
-                let db = session_db::DbStore::from_settings(&settings).await?;
-                db.ensure_schema().await?;
-                let tty = std::io::stderr().is_terminal();
-                let total = db
-                    .clear_expired_with_progress(|n| {
-                        if tty {
-                            eprint!("\rdeleted {n} expired sessions…");
-                        }
-                    })
-                    .await?;
-                if tty {
-                    eprintln!();
-                }
-                println!("{total}");
-                return Ok(());
+            // Django's clearsessions; batching engines report progress on a terminal.
+            let store = store(&settings).await?;
+            let tty = std::io::stderr().is_terminal();
+            let cleared = store
+                .clear_expired_with_progress(&|n| {
+                    if tty {
+                        eprint!("\rdeleted {n} expired sessions…");
+                    }
+                })
+                .await?;
+            if tty {
+                eprintln!();
             }
-            match store(&settings).await?.clear_expired().await? {
+            match cleared {
                 Some(n) => println!("{n}"),
-                None => println!("0 (the {engine} engine expires sessions by itself)"),
+                None => println!(
+                    "0 (the {} engine expires sessions by itself)",
+                    store.engine_name()
+                ),
             }
         }
     }

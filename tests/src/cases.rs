@@ -435,11 +435,11 @@ async fn custom_expiry_seconds(ctx: Ctx) -> CaseResult {
     let expiry = s.stored_expiry().await?;
     let cfg = s.config().clone();
     check_eq!(
-        cfg.expiry_date(modification, expiry),
+        cfg.policy.expiry_date(modification, expiry),
         modification + TimeDelta::seconds(10),
         "date"
     );
-    check_eq!(cfg.expiry_age(modification, expiry), 10, "age");
+    check_eq!(cfg.policy.expiry_age(modification, expiry), 10, "age");
     Ok(())
 }
 
@@ -477,7 +477,7 @@ async fn custom_expiry_reset(ctx: Ctx) -> CaseResult {
 async fn get_expire_at_browser_close(ctx: Ctx) -> CaseResult {
     for global in [false, true] {
         let mut config = ctx.config();
-        config.expire_at_browser_close = global;
+        config.policy.expire_at_browser_close = global;
         let mut s = session_core::Session::new(ctx.store.clone(), config, None);
         for (expiry, expected) in [
             (Expiry::Seconds(10), false),

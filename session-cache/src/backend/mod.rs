@@ -1,0 +1,95 @@
+//! Cache backends: where the cache engines' bytes live.
+//!
+//! A backend is one [`CacheBackend`] implementation in its own file plus one line in
+//! [`SCHEMES`] (the URL scheme that selects it). The engines above (`cache`, `cached_db`)
+//! only see the trait, so adding a backend changes no engine code.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use session_core::{ConfigError, Error};
+
+pub mod moka;
+pub mod redis;
+
+pub(crate) const ENGINE: &str = "cache";
+
+/// A cache's primitive operations on full keys and raw bytes. TTLs are whole seconds, at
+/// least 1 (the [`Cache`](crate::Cache) above handles expired TTLs).
+#[async_trait]
+pub trait CacheBackend: Send + Sync + fmt::Debug {
+    /// A short name for logs (`redis`, `redis-cluster`, `moka`).
+    fn kind(&self) -> &'static str;
+
+    /// Whether the cache lives in this process (its contents die with it).
+    fn is_in_process(&self) -> bool;
+
+    /// The value under `key`.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Stores only if absent; `false` when the key is taken.
+    async fn add(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error>;
+
+    /// Replaces only if present, atomically; `false` when absent.
+    async fn replace(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error>;
+
+    /// Stores unconditionally.
+    async fn set(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Error>;
+
+    /// Removes `key`; whether it was there.
+    async fn delete(&self, key: &str) -> Result<bool, Error>;
+
+    /// Removes many keys in as few round trips as the backend allows; how many were there.
+    async fn delete_many(&self, keys: &[String]) -> Result<u64, Error> {
+        let mut n = 0;
+        for k in keys {
+            n += u64::from(self.delete(k).await?);
+        }
+        Ok(n)
+    }
+
+    /// Whether `key` holds a value.
+    async fn exists(&self, key: &str) -> Result<bool, Error>;
+}
+
+/// What connecting to a backend returns.
+pub type Connecting = Pin<Box<dyn Future<Output = Result<Arc<dyn CacheBackend>, Error>> + Send>>;
+
+/// How to connect to one backend from its URL.
+pub type Connect = fn(&str) -> Connecting;
+
+/// The backends `CACHE_URL` can name: a URL scheme (with `://`) and how to connect to it.
+pub const SCHEMES: &[(&str, Connect)] = &[
+    ("redis://", redis::connect_node),
+    ("rediss://", redis::connect_node),
+    ("redis-cluster://", redis::connect_cluster),
+    ("memory://", moka::connect),
+];
+
+/// A `CACHE_URL` that cannot be used.
+pub(crate) fn invalid_url(reason: String) -> Error {
+    Error::permanent(
+        ENGINE,
+        ConfigError::Invalid {
+            setting: "CACHE_URL",
+            reason,
+        },
+    )
+}
+
+/// Connects to the backend `url`'s scheme names.
+pub async fn connect(url: &str) -> Result<Arc<dyn CacheBackend>, Error> {
+    for (scheme, connect) in SCHEMES {
+        if url.starts_with(scheme) {
+            return connect(url).await;
+        }
+    }
+    let known: Vec<&str> = SCHEMES.iter().map(|(s, _)| *s).collect();
+    Err(invalid_url(format!(
+        "unknown scheme; expected one of {}",
+        known.join(", ")
+    )))
+}

@@ -1,0 +1,184 @@
+//! Redis, one node (`redis://`, `rediss://`) or a Cluster (`redis-cluster://h:p,h:p`).
+//!
+//! Every operation is one command: `add` is `SET NX EX`, `replace` is `SET XX EX`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use session_core::Error;
+
+use super::{CacheBackend, Connecting, ENGINE, invalid_url};
+
+/// A Redis connection attempt gives up after this long (the connection is retried in the
+/// background; a request never waits on a dead server for longer than these bounds).
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A Redis command gives up after this long: a transient error, never a hang.
+pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Keys per `DEL` in [`CacheBackend::delete_many`].
+const DELETE_BATCH: usize = 500;
+
+pub(crate) fn redis_error(e: redis::RedisError) -> Error {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+    {
+        Error::transient(ENGINE, e)
+    } else {
+        Error::permanent(ENGINE, e)
+    }
+}
+
+/// A Redis connection (node or Cluster) that reconnects by itself.
+#[derive(Clone)]
+pub struct Redis<C> {
+    conn: C,
+    kind: &'static str,
+}
+
+impl<C> fmt::Debug for Redis<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis").field("kind", &self.kind).finish()
+    }
+}
+
+impl Redis<ConnectionManager> {
+    /// A backend over an existing connection manager (sharing the app's connection).
+    pub fn node(conn: ConnectionManager) -> Self {
+        Redis {
+            conn,
+            kind: "redis",
+        }
+    }
+}
+
+impl Redis<ClusterConnection> {
+    /// A backend over an existing Cluster connection.
+    pub fn cluster(conn: ClusterConnection) -> Self {
+        Redis {
+            conn,
+            kind: "redis-cluster",
+        }
+    }
+}
+
+pub(crate) fn connect_node(url: &str) -> Connecting {
+    let url = url.to_owned();
+    Box::pin(async move {
+        let client = redis::Client::open(url.as_str()).map_err(|e| invalid_url(e.to_string()))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
+            .set_response_timeout(REDIS_RESPONSE_TIMEOUT)
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(redis_error)?;
+        Ok(Arc::new(Redis::node(conn)) as Arc<dyn CacheBackend>)
+    })
+}
+
+pub(crate) fn connect_cluster(url: &str) -> Connecting {
+    let nodes: Vec<String> = url
+        .trim_start_matches("redis-cluster://")
+        .split(',')
+        .map(|n| format!("redis://{n}"))
+        .collect();
+    Box::pin(async move {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes)
+            .connection_timeout(REDIS_CONNECT_TIMEOUT)
+            .response_timeout(REDIS_RESPONSE_TIMEOUT)
+            .retries(2)
+            .build()
+            .map_err(|e| invalid_url(e.to_string()))?;
+        let conn = client.get_async_connection().await.map_err(redis_error)?;
+        Ok(Arc::new(Redis::cluster(conn)) as Arc<dyn CacheBackend>)
+    })
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync> Redis<C> {
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Error> {
+        cmd.query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn set_if(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: u64,
+        condition: Option<&str>,
+    ) -> Result<bool, Error> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Some(c) = condition {
+            cmd.arg(c);
+        }
+        cmd.arg("EX").arg(ttl);
+        let r: Option<String> = self.query(&cmd).await?;
+        Ok(r.is_some())
+    }
+}
+
+#[async_trait]
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> CacheBackend for Redis<C> {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn is_in_process(&self) -> bool {
+        false
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    async fn add(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
+        self.set_if(key, value, ttl, Some("NX")).await
+    }
+
+    async fn replace(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
+        self.set_if(key, value, ttl, Some("XX")).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Error> {
+        self.set_if(key, value, ttl, None).await.map(drop)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.query::<i64>(redis::cmd("DEL").arg(key)).await? > 0)
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<u64, Error> {
+        let mut removed = 0u64;
+        for chunk in keys.chunks(DELETE_BATCH) {
+            // One pipelined round trip per chunk; one DEL per key keeps Cluster slots apart.
+            let mut pipe = redis::pipe();
+            for k in chunk {
+                pipe.cmd("DEL").arg(k);
+            }
+            let counts: Vec<i64> = pipe
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(redis_error)?;
+            removed += counts
+                .iter()
+                .map(|&c| u64::try_from(c).unwrap_or(0))
+                .sum::<u64>();
+        }
+        Ok(removed)
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.query::<i64>(redis::cmd("EXISTS").arg(key)).await? > 0)
+    }
+}

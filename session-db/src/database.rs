@@ -1,0 +1,57 @@
+//! The one place that differs per database: a [`Database`] implementation per module
+//! (`sqlite`, `postgres`, `mysql`, each behind its Cargo feature) binds Django's
+//! `expire_date` type, reads rows, and creates Django's schema.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Backend;
+
+/// A `django_session` row as read: the encoded data and, when readable, the expiry.
+pub(crate) struct Row {
+    pub(crate) data: String,
+    pub(crate) expire_date: Option<DateTime<Utc>>,
+}
+
+/// An `INSERT` (`key, data, expire_date`) or `UPDATE` (`data, expire_date, key`).
+pub(crate) struct Write<'a> {
+    pub(crate) insert: bool,
+    pub(crate) key: &'a str,
+    pub(crate) data: &'a str,
+    pub(crate) expire_date: DateTime<Utc>,
+}
+
+#[async_trait]
+pub(crate) trait Database: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// The row `sql` selects for `key`, binding `live_at` second when given.
+    async fn fetch_row(
+        &self,
+        sql: &str,
+        key: &str,
+        live_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Row>, sqlx::Error>;
+    async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error>;
+    async fn write(&self, sql: &str, w: Write<'_>) -> Result<u64, sqlx::Error>;
+    /// Executes `sql` with `key` bound; rows affected.
+    async fn execute_with_key(&self, sql: &str, key: &str) -> Result<u64, sqlx::Error>;
+    /// Executes `sql` with an instant bound; rows affected.
+    async fn execute_with_time(&self, sql: &str, t: DateTime<Utc>) -> Result<u64, sqlx::Error>;
+    async fn execute(&self, sql: &str) -> Result<(), sqlx::Error>;
+    /// Django's `sessions.0001_initial` for `table`, when missing.
+    async fn create_schema(&self, table: &str) -> Result<(), sqlx::Error>;
+    async fn close(&self);
+}
+
+/// Writes the binds of `w` onto a query in the order its statement expects.
+macro_rules! bind_write {
+    ($query:expr, $w:expr, $exp:expr) => {{
+        let q = $query;
+        if $w.insert {
+            q.bind($w.key).bind($w.data).bind($exp)
+        } else {
+            q.bind($w.data).bind($exp).bind($w.key)
+        }
+    }};
+}
+pub(crate) use bind_write;

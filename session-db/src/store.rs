@@ -1,0 +1,314 @@
+//! [`DbStore`]: the engine over any of the compiled databases.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use session_core::codec::{Signer, decode_or_empty};
+use session_core::expiry::{SystemClock, to_unix_f64};
+use session_core::key::is_acceptable_key;
+use session_core::settings::SettingsGroup;
+use session_core::{Clock, Error, Map, Record, SessionStore, Settings};
+
+use crate::database::{Database, Row, Write};
+use crate::statements::Statements;
+use crate::{Backend, CLEAR_BATCH, DbError, DbOptions, DbSettings, ENGINE, classify};
+
+/// A session store on one of the databases.
+#[derive(Clone)]
+pub struct DbStore {
+    db: Arc<dyn Database>,
+    table: Arc<str>,
+    sql: Arc<Statements>,
+    signer: Signer,
+    clock: Arc<dyn Clock>,
+    statements: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for DbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbStore")
+            .field("backend", &self.db.backend())
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl DbStore {
+    /// Connects to `url` with the settings' secrets, on the system clock and default options.
+    pub async fn connect(url: &str, settings: &Settings) -> Result<DbStore, DbError> {
+        Self::connect_with(
+            url,
+            settings.session_signer(),
+            Arc::new(SystemClock),
+            DbOptions::default(),
+        )
+        .await
+    }
+
+    /// Builds the store the settings describe (`DATABASE_URL`).
+    pub async fn from_settings(settings: &Settings) -> Result<DbStore, DbError> {
+        let db =
+            DbSettings::from_settings(settings).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+        let url = db.url.ok_or(DbError::MissingUrl)?;
+        Self::connect(url.as_str(), settings).await
+    }
+
+    /// Connects with an explicit signer, clock and options. SQLite files are created when
+    /// missing (in WAL mode); `sqlite:///abs/path` and `sqlite://rel/path` are both read.
+    pub async fn connect_with(
+        url: &str,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        options: DbOptions,
+    ) -> Result<DbStore, DbError> {
+        let db: Arc<dyn Database> = match Backend::from_url(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Arc::new(crate::sqlite::connect(url, &options).await?),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Arc::new(crate::postgres::connect(url, &options).await?),
+            #[cfg(feature = "mysql")]
+            Backend::MySql => Arc::new(crate::mysql::connect(url, &options).await?),
+            #[allow(unreachable_patterns)]
+            other => return Err(DbError::NotCompiled(other.feature())),
+        };
+        Self::over(db, signer, clock, &options.table)
+    }
+
+    fn over(
+        db: Arc<dyn Database>,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        table: &str,
+    ) -> Result<DbStore, DbError> {
+        if table.is_empty()
+            || table.len() > 64
+            || !table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(DbError::InvalidTable(table.to_owned()));
+        }
+        Ok(DbStore {
+            sql: Arc::new(Statements::new(db.backend(), table)),
+            table: table.into(),
+            db,
+            signer,
+            clock,
+            statements: Arc::default(),
+        })
+    }
+
+    /// The database in use.
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// The clock expiry is judged by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The table in use.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// How many statements this store (and its clones) has sent: one per round trip once
+    /// prepared.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Creates the table and Django's indexes when missing, exactly as Django's migration
+    /// `sessions.0001_initial` would. Never alters an existing table.
+    pub async fn ensure_schema(&self) -> Result<(), Error> {
+        self.db.create_schema(&self.table).await.map_err(classify)
+    }
+
+    /// Drops the table (tests and tooling).
+    pub async fn drop_table(&self) -> Result<(), Error> {
+        let stmt = match self.db.backend() {
+            Backend::MySql => format!("DROP TABLE IF EXISTS `{}`", self.table),
+            _ => format!("DROP TABLE IF EXISTS \"{}\"", self.table),
+        };
+        self.db.execute(&stmt).await.map_err(classify)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    async fn fetch_row(
+        &self,
+        sql: &str,
+        key: &str,
+        live_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Row>, Error> {
+        self.count();
+        self.db.fetch_row(sql, key, live_at).await.map_err(classify)
+    }
+
+    /// The raw row for a key, regardless of expiry: `(session_data, expire_date)` (tooling
+    /// and interop tests). A row whose expiry cannot be read is `None`.
+    pub async fn raw_row(&self, key: &str) -> Result<Option<(String, DateTime<Utc>)>, Error> {
+        Ok(self
+            .fetch_row(&self.sql.row, key, None)
+            .await?
+            .and_then(|r| Some((r.data, r.expire_date?))))
+    }
+
+    /// Loads a live session together with its `expire_date`, in one query (the cached_db
+    /// engine sizes its cache entry from it).
+    pub async fn load_with_expiry(&self, key: &str) -> Result<Option<(Map, DateTime<Utc>)>, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let Some(row) = self.fetch_row(&self.sql.load, key, Some(now)).await? else {
+            return Ok(None);
+        };
+        let Some(expire_date) = row.expire_date else {
+            tracing::warn!(target: "django.contrib.sessions", engine = ENGINE, "session row with an unreadable expire_date treated as missing");
+            return Ok(None);
+        };
+        // A row whose data does not verify is an empty session under the same key, as in
+        // Django (the warning is logged by the codec).
+        let data = decode_or_empty(&self.signer, &row.data, None, to_unix_f64(now));
+        Ok(Some((data, expire_date)))
+    }
+
+    /// Django's `clearsessions`: deletes expired rows in batches of [`CLEAR_BATCH`] (short
+    /// transactions, no long table lock), calling `progress` with the running total after
+    /// each batch.
+    pub async fn clear_expired_with_progress(
+        &self,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, Error> {
+        let now = self.clock.now();
+        let mut total = 0u64;
+        loop {
+            self.count();
+            let n = self
+                .db
+                .execute_with_time(&self.sql.clear_batch, now)
+                .await
+                .map_err(classify)?;
+            total += n;
+            progress(total);
+            if n < CLEAR_BATCH.unsigned_abs() {
+                return Ok(total);
+            }
+            // Let other writers take the lock between batches (SQLite has one writer).
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn write(&self, record: &Record<'_>, insert: bool) -> Result<u64, sqlx::Error> {
+        let data = self
+            .signer
+            .sign_map(record.data, self.clock.now().timestamp());
+        self.count();
+        let sql = if insert {
+            &self.sql.insert
+        } else {
+            &self.sql.update
+        };
+        self.db
+            .write(
+                sql,
+                Write {
+                    insert,
+                    key: record.key,
+                    data: &data,
+                    expire_date: record.expires_at,
+                },
+            )
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for DbStore {
+    fn engine_name(&self) -> &'static str {
+        ENGINE
+    }
+
+    fn stores_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(false);
+        }
+        self.count();
+        self.db
+            .exists(&self.sql.exists, key)
+            .await
+            .map_err(classify)
+    }
+
+    async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::InvalidKey("not a key this engine generates"));
+        }
+        match self.write(record, true).await {
+            Ok(_) => Ok(record.key.to_owned()),
+            Err(e) if is_unique_violation(&e) => Err(Error::Duplicate),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::Gone);
+        }
+        match self.write(record, false).await {
+            Ok(0) => Err(Error::Gone),
+            Ok(_) => Ok(record.key.to_owned()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        if !is_acceptable_key(key) {
+            return Ok(());
+        }
+        self.count();
+        self.db
+            .execute_with_key(&self.sql.delete, key)
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
+    async fn clear_expired(&self) -> Result<Option<u64>, Error> {
+        self.clear_expired_with_progress(&|_| {}).await.map(Some)
+    }
+
+    async fn clear_expired_with_progress(
+        &self,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Option<u64>, Error> {
+        DbStore::clear_expired_with_progress(self, progress)
+            .await
+            .map(Some)
+    }
+}

@@ -1,0 +1,439 @@
+#![doc = include_str!("../README.md")]
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use session_core::{ConfigError, DynSessionStore, Error, SessionStore, Settings};
+
+/// Why the configured engine could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A setting is missing or wrong (the message names it).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `SESSION_ENGINE` names no registered engine.
+    #[error("SESSION_ENGINE {name:?} is not a registered engine; registered: {}", registered.join(", "))]
+    UnknownEngine {
+        /// The name asked for.
+        name: String,
+        /// Every registered name (short names and dotted paths).
+        registered: Vec<String>,
+    },
+    /// A built-in engine this build left out.
+    #[error(
+        "SESSION_ENGINE {name:?} is not compiled into this build (enable the `{feature}` feature of session-registry)"
+    )]
+    NotCompiled {
+        /// The engine asked for.
+        name: String,
+        /// The Cargo feature that compiles it in.
+        feature: &'static str,
+    },
+    /// The engine's storage could not be reached or prepared.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// What an engine's builder returns.
+pub type BuildFuture =
+    Pin<Box<dyn Future<Output = Result<Arc<DynSessionStore>, BuildError>> + Send>>;
+
+type Builder = Arc<dyn Fn(Settings) -> BuildFuture + Send + Sync>;
+
+/// One engine: the names `SESSION_ENGINE` may use for it, the settings it reads, and how
+/// to build it from [`Settings`].
+///
+/// ```
+/// use session_core::memory::MemoryStore;
+/// use session_registry::EngineSpec;
+/// let spec = EngineSpec::new("memory", |_settings| async { Ok::<_, session_core::Error>(MemoryStore::default()) })
+///     .alias("myapp.sessions.memory");
+/// assert_eq!(spec.name(), "memory");
+/// ```
+#[derive(Clone)]
+pub struct EngineSpec {
+    name: String,
+    aliases: Vec<String>,
+    settings: Vec<&'static str>,
+    build: Builder,
+}
+
+impl std::fmt::Debug for EngineSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineSpec")
+            .field("name", &self.name)
+            .field("aliases", &self.aliases)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineSpec {
+    /// An engine named `name`, built by `build` from a copy of the settings.
+    pub fn new<F, Fut, S, E>(name: impl Into<String>, build: F) -> EngineSpec
+    where
+        F: Fn(Settings) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S, E>> + Send + 'static,
+        S: SessionStore + 'static,
+        E: Into<BuildError>,
+    {
+        let build = Arc::new(build);
+        EngineSpec {
+            name: name.into(),
+            aliases: Vec::new(),
+            settings: Vec::new(),
+            build: Arc::new(move |settings| {
+                let fut = build(settings);
+                Box::pin(async move {
+                    let store = fut.await.map_err(Into::into)?;
+                    Ok(Arc::new(store) as Arc<DynSessionStore>)
+                })
+            }),
+        }
+    }
+
+    /// Another name for the same engine (for example Django's dotted path).
+    pub fn alias(mut self, name: impl Into<String>) -> EngineSpec {
+        self.aliases.push(name.into());
+        self
+    }
+
+    /// The setting names the engine reads besides the core ones (a
+    /// [`SettingsGroup::NAMES`](session_core::SettingsGroup::NAMES)), so a configuration
+    /// file's misspelt names can be caught.
+    pub fn settings(mut self, names: &[&'static str]) -> EngineSpec {
+        self.settings.extend_from_slice(names);
+        self
+    }
+
+    /// The engine's main name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.iter().any(|a| a == name)
+    }
+}
+
+/// Engines by name: what `SESSION_ENGINE` can select.
+///
+/// Most apps use the process-wide registry through [`register`] and [`build_store`]; a
+/// `Registry` value is for apps that keep their own.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    engines: Vec<EngineSpec>,
+}
+
+/// The built-in engines and the Cargo feature of each, for the "not compiled" message.
+const BUILTIN_FEATURES: &[(&str, &str)] = &[
+    ("db", "db"),
+    ("file", "file"),
+    ("signed_cookies", "signed_cookies"),
+    ("cache", "cache"),
+    ("cached_db", "cached_db"),
+];
+
+/// The built-in engines this build compiles, under their short names.
+fn builtin_engines() -> Vec<EngineSpec> {
+    #[allow(unused_mut)]
+    let mut engines: Vec<EngineSpec> = Vec::new();
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    engines.push(
+        EngineSpec::new("db", |settings: Settings| async move {
+            let store = session_db::DbStore::from_settings(&settings)
+                .await
+                .map_err(Error::from)?;
+            store.ensure_schema().await?;
+            Ok::<_, BuildError>(store)
+        })
+        .settings(<session_db::DbSettings as session_core::SettingsGroup>::NAMES),
+    );
+    #[cfg(feature = "file")]
+    engines.push(EngineSpec::new("file", |settings: Settings| async move {
+        session_file::FileStore::from_settings(&settings)
+    }));
+    #[cfg(feature = "signed_cookies")]
+    engines.push(EngineSpec::new(
+        "signed_cookies",
+        |settings: Settings| async move {
+            Ok::<_, BuildError>(session_cookie_signed::SignedCookieStore::from_settings(
+                &settings,
+            ))
+        },
+    ));
+    #[cfg(feature = "cache")]
+    engines.push(
+        EngineSpec::new("cache", |settings: Settings| async move {
+            session_cache::CacheStore::from_settings(&settings).await
+        })
+        .settings(<session_cache::CacheSettings as session_core::SettingsGroup>::NAMES),
+    );
+    #[cfg(feature = "cached_db")]
+    engines.push(
+        EngineSpec::new("cached_db", |settings: Settings| async move {
+            session_cached_db::CachedDbStore::from_settings(&settings).await
+        })
+        .settings(<session_db::DbSettings as session_core::SettingsGroup>::NAMES)
+        .settings(<session_cache::CacheSettings as session_core::SettingsGroup>::NAMES)
+        .settings(<session_cached_db::CachedDbSettings as session_core::SettingsGroup>::NAMES),
+    );
+    engines
+        .into_iter()
+        .map(|e| {
+            let dotted = format!("{}{}", session_core::settings::DJANGO_ENGINE_PREFIX, e.name);
+            e.alias(dotted)
+        })
+        .collect()
+}
+
+impl Registry {
+    /// A registry with no engine.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
+
+    /// The built-in engines this build compiles (one Cargo feature each), under their short
+    /// names and Django's dotted paths.
+    pub fn with_builtin_engines() -> Registry {
+        let mut r = Registry::empty();
+        for spec in builtin_engines() {
+            r.register(spec);
+        }
+        r
+    }
+
+    /// Adds an engine; one registered earlier under the same main name is replaced.
+    pub fn register(&mut self, spec: EngineSpec) -> &mut Registry {
+        self.engines.retain(|e| e.name != spec.name);
+        self.engines.push(spec);
+        self
+    }
+
+    /// Every name `SESSION_ENGINE` may use, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .engines
+            .iter()
+            .flat_map(|e| std::iter::once(e.name.clone()).chain(e.aliases.iter().cloned()))
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// The engine registered under `name` (main name or alias).
+    pub fn find(&self, name: &str) -> Option<&EngineSpec> {
+        self.engines.iter().find(|e| e.answers_to(name))
+    }
+
+    /// Fails on a setting named in a configuration file or by code that neither core nor
+    /// any registered engine reads (a misspelt `SESION_ENGINE`, say). The environment's
+    /// variables are not checked: it holds many other things.
+    pub fn check_setting_names(&self, settings: &Settings) -> Result<(), ConfigError> {
+        let known: BTreeSet<&str> = Settings::core_names()
+            .chain(self.engines.iter().flat_map(|e| e.settings.iter().copied()))
+            .collect();
+        let unknown: Vec<&str> = settings
+            .source()
+            .declared_names()
+            .filter(|n| !known.contains(n))
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                setting: "configuration",
+                reason: format!(
+                    "unknown setting(s) {}; known: {}",
+                    unknown.join(", "),
+                    known.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            })
+        }
+    }
+
+    /// Builds the engine `SESSION_ENGINE` names, ready to use (the db engine's table is
+    /// created when missing).
+    pub async fn build(&self, settings: &Settings) -> Result<Arc<DynSessionStore>, BuildError> {
+        self.check_setting_names(settings)?;
+        let name = settings.engine.as_str();
+        let Some(spec) = self.find(name) else {
+            let short = settings.engine_name();
+            if let Some((_, feature)) = BUILTIN_FEATURES.iter().find(|(n, _)| *n == short) {
+                return Err(BuildError::NotCompiled {
+                    name: name.to_owned(),
+                    feature,
+                });
+            }
+            return Err(BuildError::UnknownEngine {
+                name: name.to_owned(),
+                registered: self.names(),
+            });
+        };
+        (spec.build)(settings.clone()).await
+    }
+}
+
+fn global() -> &'static RwLock<Registry> {
+    static GLOBAL: OnceLock<RwLock<Registry>> = OnceLock::new();
+    GLOBAL.get_or_init(|| RwLock::new(Registry::with_builtin_engines()))
+}
+
+/// Registers an engine in the process-wide registry, so `SESSION_ENGINE` can name it; call
+/// it once at start-up, before [`build_store`]. An engine of the same main name is replaced.
+pub fn register(spec: EngineSpec) {
+    global()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .register(spec);
+}
+
+/// The names the process-wide registry knows.
+pub fn registered_names() -> Vec<String> {
+    global()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .names()
+}
+
+/// Builds the engine `SESSION_ENGINE` names from the process-wide registry (the built-in
+/// engines this build compiles, plus every [`register`]ed one).
+pub async fn build_store(settings: &Settings) -> Result<Arc<DynSessionStore>, BuildError> {
+    let registry = global()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    registry.build(settings).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::from_pairs(pairs.iter().copied()).unwrap()
+    }
+
+    #[cfg(all(
+        feature = "sqlite",
+        feature = "file",
+        feature = "signed_cookies",
+        feature = "cache",
+        feature = "cached_db"
+    ))]
+    #[tokio::test]
+    async fn every_builtin_engine_builds_from_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/s.sqlite3", dir.path().display());
+        let path = dir.path().display().to_string();
+        for (engine, extra, name) in [
+            ("db", ("DATABASE_URL", db.as_str()), "db"),
+            (
+                "django.contrib.sessions.backends.file",
+                ("SESSION_FILE_PATH", path.as_str()),
+                "file",
+            ),
+            ("signed_cookies", ("UNUSED", ""), "signed_cookies"),
+            ("cache", ("CACHE_URL", "memory://"), "cache"),
+            ("cached_db", ("CACHE_URL", "memory://"), "cached_db"),
+        ] {
+            let s = settings(&[
+                ("SECRET_KEY", "k"),
+                ("SESSION_ENGINE", engine),
+                ("DATABASE_URL", db.as_str()),
+                extra,
+            ]);
+            assert_eq!(build_store(&s).await.unwrap().engine_name(), name);
+        }
+    }
+
+    #[cfg(all(feature = "sqlite", feature = "file", feature = "cached_db"))]
+    #[tokio::test]
+    async fn missing_settings_are_named() {
+        for (pairs, setting) in [
+            (&[("SESSION_ENGINE", "db")][..], "DATABASE_URL"),
+            (
+                &[
+                    ("SESSION_ENGINE", "file"),
+                    ("SESSION_FILE_PATH", "/nope/nope"),
+                ][..],
+                "SESSION_FILE_PATH",
+            ),
+            (
+                &[("SESSION_ENGINE", "db"), ("DATABASE_URL", "oracle://x")][..],
+                "DATABASE_URL",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE", "cached_db"),
+                    ("DATABASE_URL", "sqlite::memory:"),
+                ][..],
+                "CACHE_URL",
+            ),
+        ] {
+            let mut all = vec![("SECRET_KEY", "k")];
+            all.extend_from_slice(pairs);
+            let err = build_store(&settings(&all)).await.unwrap_err().to_string();
+            assert!(err.contains(setting), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_engine_lists_the_registered_names() {
+        let mut r = Registry::empty();
+        r.register(EngineSpec::new("memory", |_s| async {
+            Ok::<_, Error>(session_core::memory::MemoryStore::default())
+        }));
+        let err = r
+            .build(&settings(&[
+                ("SECRET_KEY", "k"),
+                ("SESSION_ENGINE", "nosql"),
+            ]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BuildError::UnknownEngine { .. }));
+        assert!(
+            err.to_string().contains("nosql") && err.to_string().contains("memory"),
+            "{err}"
+        );
+        // A built-in engine this registry lacks says which feature brings it.
+        let err = r
+            .build(&settings(&[
+                ("SECRET_KEY", "k"),
+                ("SESSION_ENGINE", "django.contrib.sessions.backends.file"),
+            ]))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("`file` feature"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_third_party_engine_is_selected_by_name_after_one_call() {
+        register(
+            EngineSpec::new("example.memory", |_s| async {
+                Ok::<_, Error>(session_core::memory::MemoryStore::default())
+            })
+            .alias("myapp.sessions.backends.memory")
+            .settings(&["MEMORY_SHARDS"]),
+        );
+        assert!(registered_names().contains(&"example.memory".to_owned()));
+        let s = Settings::from_toml_str(
+            "SECRET_KEY = \"k\"\nSESSION_ENGINE = \"myapp.sessions.backends.memory\"\nMEMORY_SHARDS = 2\n",
+        )
+        .unwrap();
+        assert_eq!(build_store(&s).await.unwrap().engine_name(), "memory");
+    }
+
+    #[tokio::test]
+    async fn misspelt_setting_names_in_a_file_fail() {
+        let s = Settings::from_toml_str("SECRET_KEY = \"a\"\nSESION_ENGINE = \"db\"\n").unwrap();
+        let err = Registry::with_builtin_engines()
+            .build(&s)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SESION_ENGINE"), "{err}");
+    }
+}

@@ -105,6 +105,35 @@ impl Cache {
         self.backend.set(key, bytes, ttl_secs(ttl)).await
     }
 
+    /// Stores unless the key holds exactly `guard`, atomically; `false` when guarded. A TTL
+    /// ≤ 0 deletes the key unless it holds the guard.
+    pub async fn set_unless(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        ttl: i64,
+        guard: &[u8],
+    ) -> Result<bool, Error> {
+        if ttl <= 0 {
+            // The session has expired: a guard may stay, anything else goes.
+            if self.get(key).await?.as_deref() == Some(guard) {
+                return Ok(false);
+            }
+            return self.delete(key).await.map(|_| true);
+        }
+        self.backend
+            .set_unless(key, bytes, ttl_secs(ttl), guard)
+            .await
+    }
+
+    /// Stores `bytes` under every key (pipelined on Redis); a TTL ≤ 0 deletes them instead.
+    pub async fn set_many(&self, keys: &[String], bytes: &[u8], ttl: i64) -> Result<(), Error> {
+        if ttl <= 0 {
+            return self.delete_many(keys).await.map(drop);
+        }
+        self.backend.set_many(keys, bytes, ttl_secs(ttl)).await
+    }
+
     /// Removes `key`; whether it was there.
     pub async fn delete(&self, key: &str) -> Result<bool, Error> {
         self.backend.delete(key).await

@@ -81,8 +81,22 @@ impl ValueFormat {
         }
     }
 
-    /// Decodes a session dict; `None` (with a warning) for anything else, never an error.
+    /// The value that marks a deleted session: a pickled `None` (JSON `null`). Django's
+    /// cache engines read it as a miss; a later refill (`add`) or save cannot replace it, so
+    /// a deleted session never comes back through the cache.
+    pub fn tombstone(self) -> &'static [u8] {
+        match self {
+            ValueFormat::Pickle => b"\x80\x05N.",
+            ValueFormat::Json => b"null",
+        }
+    }
+
+    /// Decodes a session dict; `None` (with a warning) for anything else, never an error. A
+    /// [`tombstone`](Self::tombstone) (in either format) is `None` without a warning.
     pub fn decode(self, bytes: &[u8]) -> Option<Map> {
+        if bytes == ValueFormat::Pickle.tombstone() || bytes == ValueFormat::Json.tombstone() {
+            return None;
+        }
         // Django's Redis serializer stores a bare int as decimal text: never a session.
         if !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-') {
             return None;

@@ -43,7 +43,21 @@ pub enum PickleError {
 }
 
 const MAX_DEPTH: usize = 256;
-const MAX_LONG_BYTES: usize = 4096;
+
+/// The most bytes a pickled integer may have: enough for `session_core::value::MAX_INT_DIGITS` decimal digits
+/// (4300 × log₂10 / 8 ≈ 1786); longer ones are refused before any conversion.
+const MAX_LONG_BYTES: usize = 1786;
+
+/// The most values (containers and scalars) one pickle may expand to, counting a shared
+/// reference once per use: a 264-byte pickle of nested shared lists would otherwise expand
+/// to 2⁴⁰ values.
+pub const MAX_VALUES: usize = 200_000;
+
+/// The most bytes of strings one pickle may expand to, counting each use of a shared string.
+pub const MAX_STRING_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most integer bytes one pickle may hold in total (each costs a conversion to decimal).
+const MAX_TOTAL_LONG_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 enum Obj {
@@ -91,6 +105,9 @@ impl<'a> Reader<'a> {
             self.take(8)?.try_into().unwrap_or_default(),
         ))
     }
+    fn len32(&mut self) -> Result<usize, PickleError> {
+        usize::try_from(self.u32()?).map_err(|_| PickleError::TooLarge("length"))
+    }
     fn len64(&mut self) -> Result<usize, PickleError> {
         usize::try_from(self.u64()?).map_err(|_| PickleError::TooLarge("length"))
     }
@@ -103,6 +120,7 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
     let mut stack: Vec<usize> = Vec::new();
     let mut marks: Vec<usize> = Vec::new();
     let mut memo: HashMap<u32, usize> = HashMap::new();
+    let mut long_bytes = 0usize;
     let push = |arena: &mut Vec<Obj>, stack: &mut Vec<usize>, o: Obj| {
         arena.push(o);
         stack.push(arena.len() - 1);
@@ -163,7 +181,7 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
                 push(&mut arena, &mut stack, Obj::Tuple(items));
             }
             0x85..=0x87 => {
-                let n = (op - 0x84) as usize;
+                let n = usize::from(op - 0x84);
                 if stack.len() < n {
                     return Err(PickleError::Malformed("stack underflow"));
                 }
@@ -215,8 +233,8 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
             }
             0x8c | b'X' | 0x8d => {
                 let n = match op {
-                    0x8c => r.u8()? as usize,
-                    b'X' => r.u32()? as usize,
+                    0x8c => usize::from(r.u8()?),
+                    b'X' => r.len32()?,
                     _ => r.len64()?,
                 };
                 let s = std::str::from_utf8(r.take(n)?)
@@ -229,8 +247,8 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
             }
             b'C' | b'B' | 0x8e => {
                 let n = match op {
-                    b'C' => r.u8()? as usize,
-                    b'B' => r.u32()? as usize,
+                    b'C' => usize::from(r.u8()?),
+                    b'B' => r.len32()?,
                     _ => r.len64()?,
                 };
                 r.take(n)?;
@@ -245,16 +263,17 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
                 push(&mut arena, &mut stack, Obj::Leaf(Value::from(i64::from(v))));
             }
             b'J' => {
-                let v = r.u32()? as i32;
+                let v = i32::from_le_bytes(r.u32()?.to_le_bytes());
                 push(&mut arena, &mut stack, Obj::Leaf(Value::from(i64::from(v))));
             }
             0x8a | 0x8b => {
                 let n = if op == 0x8a {
-                    r.u8()? as usize
+                    usize::from(r.u8()?)
                 } else {
-                    r.u32()? as usize
+                    r.len32()?
                 };
-                if n > MAX_LONG_BYTES {
+                long_bytes = long_bytes.saturating_add(n);
+                if n > MAX_LONG_BYTES || long_bytes > MAX_TOTAL_LONG_BYTES {
                     return Err(PickleError::TooLarge("integer"));
                 }
                 let bytes = r.take(n)?;
@@ -271,7 +290,7 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
             0x88 => push(&mut arena, &mut stack, Obj::Leaf(Value::Bool(true))),
             0x89 => push(&mut arena, &mut stack, Obj::Leaf(Value::Bool(false))),
             0x94 => {
-                let id = memo.len() as u32;
+                let id = u32::try_from(memo.len()).map_err(|_| PickleError::TooLarge("memo"))?;
                 memo.insert(id, top!());
             }
             b'q' => {
@@ -298,7 +317,11 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
         }
     }
     let root = stack.pop().ok_or(PickleError::Malformed("empty pickle"))?;
-    match materialize(&arena, root, 0)? {
+    let mut budget = Budget {
+        values: MAX_VALUES,
+        string_bytes: MAX_STRING_BYTES,
+    };
+    match materialize(&arena, root, 0, &mut budget)? {
         Value::Object(m) => Ok(m),
         _ => Err(PickleError::NotJsonShaped(
             "the pickled value is not a dict",
@@ -306,100 +329,164 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
     }
 }
 
-fn materialize(arena: &[Obj], id: usize, depth: usize) -> Result<Value, PickleError> {
+/// What is left to spend on building values.
+struct Budget {
+    values: usize,
+    string_bytes: usize,
+}
+
+fn materialize(
+    arena: &[Obj],
+    id: usize,
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Value, PickleError> {
     if depth > MAX_DEPTH {
         return Err(PickleError::TooLarge("nesting (or a reference cycle)"));
     }
-    Ok(match &arena[id] {
-        Obj::Leaf(v) => v.clone(),
+    budget.values = budget
+        .values
+        .checked_sub(1)
+        .ok_or(PickleError::TooLarge("too many values"))?;
+    let obj = arena
+        .get(id)
+        .ok_or(PickleError::Malformed("bad reference"))?;
+    Ok(match obj {
+        Obj::Leaf(v) => {
+            if let Value::String(s) = v {
+                budget.string_bytes = budget
+                    .string_bytes
+                    .checked_sub(s.len())
+                    .ok_or(PickleError::TooLarge("too many string bytes"))?;
+            }
+            v.clone()
+        }
         Obj::Bytes => return Err(PickleError::NotJsonShaped("bytes")),
         Obj::Set(_) => return Err(PickleError::NotJsonShaped("set")),
         Obj::List(items) | Obj::Tuple(items) => Value::Array(
             items
                 .iter()
-                .map(|i| materialize(arena, *i, depth + 1))
+                .map(|i| materialize(arena, *i, depth + 1, budget))
                 .collect::<Result<_, _>>()?,
         ),
         Obj::Dict(pairs) => {
             let mut m = Map::with_capacity(pairs.len());
             for (k, v) in pairs {
-                let Obj::Leaf(Value::String(k)) = &arena[*k] else {
+                let Some(Obj::Leaf(Value::String(k))) = arena.get(*k) else {
                     return Err(PickleError::NotJsonShaped("non-string dict key"));
                 };
-                m.insert(k.clone(), materialize(arena, *v, depth + 1)?);
+                budget.string_bytes = budget
+                    .string_bytes
+                    .checked_sub(k.len())
+                    .ok_or(PickleError::TooLarge("too many string bytes"))?;
+                m.insert(k.clone(), materialize(arena, *v, depth + 1, budget)?);
             }
             Value::Object(m)
         }
     })
 }
 
-/// Two's-complement little-endian bytes → decimal text.
+/// Decimal digits per limb in the conversions below.
+const LIMB_DIGITS: usize = 9;
+const LIMB: u64 = 1_000_000_000;
+
+/// Two's-complement little-endian bytes → decimal text. Works on base-2³² and base-10⁹
+/// limbs, so a 1786-byte integer costs about 200 000 multiply-adds, not millions.
 fn long_to_decimal(bytes: &[u8]) -> String {
-    if bytes.is_empty() {
+    let Some(&last) = bytes.last() else {
         return "0".into();
-    }
-    let negative = bytes[bytes.len() - 1] & 0x80 != 0;
+    };
+    let negative = last & 0x80 != 0;
     let mut mag: Vec<u8> = bytes.to_vec();
     if negative {
-        // Magnitude = two's complement negation.
-        let mut carry = 1u16;
-        for b in mag.iter_mut() {
-            let v = u16::from(!*b) + carry;
-            *b = v as u8;
-            carry = v >> 8;
+        negate_twos_complement(&mut mag);
+    }
+    // Base-2³² limbs, most significant first.
+    let mut words: Vec<u32> = mag
+        .chunks(4)
+        .rev()
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect();
+    // Repeated division by 10⁹ gives base-10⁹ limbs, least significant first.
+    let mut limbs: Vec<u32> = Vec::new();
+    while words.iter().any(|w| *w != 0) {
+        let mut rem = 0u64;
+        for w in words.iter_mut() {
+            let cur = (rem << 32) | u64::from(*w);
+            // cur < 10⁹·2³², so the quotient fits in 32 bits.
+            *w = u32::try_from(cur / LIMB).unwrap_or(u32::MAX);
+            rem = cur % LIMB;
+        }
+        limbs.push(u32::try_from(rem).unwrap_or(0));
+        while words.first() == Some(&0) {
+            words.remove(0);
         }
     }
-    // Big-endian base-256 digits, divided by 10 repeatedly.
-    let mut digits: Vec<u8> = mag.into_iter().rev().collect();
-    let mut out = Vec::new();
-    while digits.iter().any(|d| *d != 0) {
-        let mut rem = 0u16;
-        for d in digits.iter_mut() {
-            let cur = (rem << 8) | u16::from(*d);
-            *d = (cur / 10) as u8;
-            rem = cur % 10;
-        }
-        out.push(b'0' + rem as u8);
-    }
-    if out.is_empty() {
-        out.push(b'0');
-    }
+    let mut out = String::with_capacity(limbs.len() * LIMB_DIGITS + 1);
     if negative {
-        out.push(b'-');
+        out.push('-');
     }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+    match limbs.split_last() {
+        None => out.push('0'),
+        Some((top, rest)) => {
+            out.push_str(&top.to_string());
+            for l in rest.iter().rev() {
+                out.push_str(&format!("{l:09}"));
+            }
+        }
+    }
+    out
 }
 
-/// Decimal text → minimal two's-complement little-endian bytes (CPython's `encode_long`).
+/// Two's-complement negation in place (little-endian).
+fn negate_twos_complement(mag: &mut [u8]) {
+    let mut carry = true;
+    for b in mag.iter_mut() {
+        let (v, c) = (!*b).overflowing_add(u8::from(carry));
+        *b = v;
+        carry = c;
+    }
+}
+
+/// Decimal text → minimal two's-complement little-endian bytes (CPython's `encode_long`),
+/// through base-10⁹ chunks and base-2³² limbs.
 fn decimal_to_long(text: &str) -> Vec<u8> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, text),
     };
-    // Little-endian base-256 magnitude.
-    let mut mag: Vec<u8> = vec![0];
-    for d in digits.bytes() {
-        let mut carry = u16::from(d - b'0');
-        for b in mag.iter_mut() {
-            let v = u16::from(*b) * 10 + carry;
-            *b = v as u8;
-            carry = v >> 8;
+    // Little-endian base-2³² magnitude.
+    let mut words: Vec<u32> = vec![0];
+    let first = digits.len() % LIMB_DIGITS;
+    let chunks = std::iter::once(&digits[..first])
+        .filter(|c| !c.is_empty())
+        .chain(
+            digits.as_bytes()[first..]
+                .chunks(LIMB_DIGITS)
+                .filter_map(|c| std::str::from_utf8(c).ok()),
+        );
+    for chunk in chunks {
+        let scale = 10u64.pow(u32::try_from(chunk.len()).unwrap_or(0));
+        let mut carry: u64 = chunk.parse().unwrap_or(0);
+        for w in words.iter_mut() {
+            let v = u64::from(*w) * scale + carry;
+            *w = u32::try_from(v & 0xffff_ffff).unwrap_or(0);
+            carry = v >> 32;
         }
         if carry > 0 {
-            mag.push(carry as u8);
+            words.push(u32::try_from(carry).unwrap_or(0));
         }
     }
+    let mut mag: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     while mag.len() > 1 && mag[mag.len() - 1] == 0 {
         mag.pop();
     }
     if negative {
-        let mut carry = 1u16;
-        for b in mag.iter_mut() {
-            let v = u16::from(!*b) + carry;
-            *b = v as u8;
-            carry = v >> 8;
-        }
+        negate_twos_complement(&mut mag);
         if mag[mag.len() - 1] & 0x80 == 0 {
             mag.push(0xff);
         }
@@ -423,7 +510,7 @@ pub fn dumps(map: &Map) -> Vec<u8> {
     // CPython frames a payload (STOP included) of at least 4 bytes.
     if body.len() >= 4 {
         out.push(0x95);
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(&u64::try_from(body.len()).unwrap_or(u64::MAX).to_le_bytes());
     }
     out.extend_from_slice(&body);
     out
@@ -431,15 +518,15 @@ pub fn dumps(map: &Map) -> Vec<u8> {
 
 fn write_str(s: &str, out: &mut Vec<u8>) {
     let b = s.as_bytes();
-    if b.len() < 256 {
+    if let Ok(n) = u8::try_from(b.len()) {
         out.push(0x8c);
-        out.push(b.len() as u8);
+        out.push(n);
     } else if let Ok(n) = u32::try_from(b.len()) {
         out.push(b'X');
         out.extend_from_slice(&n.to_le_bytes());
     } else {
         out.push(0x8d);
-        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(&u64::try_from(b.len()).unwrap_or(u64::MAX).to_le_bytes());
     }
     out.extend_from_slice(b);
     out.push(0x94);
@@ -483,27 +570,30 @@ fn write_value(v: &Value, out: &mut Vec<u8>) {
             out.push(b'G');
             out.extend_from_slice(&n.as_f64().to_be_bytes());
         }
-        Value::Number(n) => match n.as_i64() {
-            Some(i) if (0..256).contains(&i) => out.extend_from_slice(&[b'K', i as u8]),
-            Some(i) if (0..65536).contains(&i) => {
+        Value::Number(n) => {
+            let i = n.as_i64();
+            if let Some(b) = i.and_then(|i| u8::try_from(i).ok()) {
+                out.extend_from_slice(&[b'K', b]);
+            } else if let Some(h) = i.and_then(|i| u16::try_from(i).ok()) {
                 out.push(b'M');
-                out.extend_from_slice(&(i as u16).to_le_bytes());
-            }
-            Some(i) if i32::try_from(i).is_ok() => {
+                out.extend_from_slice(&h.to_le_bytes());
+            } else if let Some(w) = i.and_then(|i| i32::try_from(i).ok()) {
                 out.push(b'J');
-                out.extend_from_slice(&(i as i32).to_le_bytes());
-            }
-            _ => {
+                out.extend_from_slice(&w.to_le_bytes());
+            } else {
                 let bytes = decimal_to_long(&n.to_python_text());
-                if bytes.len() < 256 {
-                    out.extend_from_slice(&[0x8a, bytes.len() as u8]);
+                if let Ok(len) = u8::try_from(bytes.len()) {
+                    out.extend_from_slice(&[0x8a, len]);
                 } else {
                     out.push(0x8b);
-                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    // Numbers hold at most MAX_INT_DIGITS digits: far below 4 GiB.
+                    out.extend_from_slice(
+                        &u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes(),
+                    );
                 }
                 out.extend_from_slice(&bytes);
             }
-        },
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -20,16 +20,19 @@ pub const CACHE_KEY_PREFIX: &str = "django.contrib.sessions.cached_db";
 /// Maximum staleness of an in-process cache when none is configured.
 pub const DEFAULT_IN_PROCESS_STALENESS: Duration = Duration::from_secs(10);
 
-/// Longest life of a copy refilled after a cache miss (a save's copy lives the session's
-/// remaining age, capped by the maximum staleness): bounds how long a delete that races a
-/// refill can leave a copy behind.
-pub const MAX_REFILL_TTL: Duration = Duration::from_secs(300);
+/// How long a tombstone (the marker a delete leaves in the cache) lives. A save or refill
+/// whose database step ran before the delete and whose cache step comes after it finds the
+/// tombstone and writes nothing; this bounds how late such a cache step may come.
+pub const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 /// How long the engine leaves a failed cache alone before trying it again.
 pub const CACHE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// At most this many cache entries are remembered for invalidation while the cache is down.
 pub const MAX_PENDING_INVALIDATIONS: usize = 100_000;
+
+/// Entries invalidated per batch when the cache comes back (one pipelined round trip each).
+pub const INVALIDATION_BATCH: usize = 500;
 
 session_core::settings_table! {
     /// The cached_db engine's own settings (besides the db and cache engines' settings).
@@ -64,10 +67,24 @@ pub struct CacheHealth {
     pub pending_invalidations: usize,
 }
 
+/// What the cache must be told about a key before it is trusted again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Invalidation {
+    /// A write reached the database only: drop the cached copy.
+    Drop,
+    /// A delete reached the database only: leave a tombstone.
+    Tombstone,
+}
+
 #[derive(Default)]
 struct Breaker {
     failed_at: Option<Instant>,
-    pending: HashSet<String>,
+    /// Entries to invalidate, each with the generation it was marked at (a key marked again
+    /// while a flush is on its way is kept for the next batch).
+    pending: HashMap<String, (u64, Invalidation)>,
+    generation: u64,
+    /// A flush task is running (single flight).
+    flushing: bool,
 }
 
 /// Django's `cached_db` engine: the database row exactly as the db engine writes it, and a
@@ -77,14 +94,19 @@ struct Breaker {
 /// * `load`: a cache hit costs no database query; a miss reads the database (expiry
 ///   filtered) and refills the cache with `SET NX`, so it never overwrites a newer write.
 /// * `create`/`save`: the database first (the db engine's duplicate and no-resurrection
-///   rules), then the cache. `delete`: the database, then the cache.
+///   rules), then the cache — a save's cache write is refused atomically where a tombstone
+///   stands. `delete`: the database, then a tombstone (a pickled `None`, which Django's
+///   cached_db reads as a miss) for [`TOMBSTONE_TTL`]. So under any interleaving of save,
+///   delete and refill, in one process or many sharing the cache, a deleted session is
+///   never served again.
 /// * A cache entry lives for the session's remaining age, capped by the maximum staleness
 ///   (default 10 s for an in-process cache): a logout on one instance is seen by instances
 ///   holding their own in-process copies within that bound.
 /// * When the cache fails, the engine serves from the database alone (logged once, see
 ///   [`health`](Self::health)), remembers every entry a write or delete left stale, and tries
-///   the cache again after [`CACHE_RETRY_AFTER`]: it deletes the stale entries first and only
-///   then trusts the cache again.
+///   the cache again after [`CACHE_RETRY_AFTER`]: one background task (never a request)
+///   invalidates the stale entries in pipelined batches, and the cache is trusted again once
+///   none remain.
 #[derive(Clone)]
 pub struct CachedDbStore {
     db: DbStore,
@@ -180,7 +202,7 @@ impl CachedDbStore {
     pub fn health(&self) -> CacheHealth {
         let b = self.breaker();
         CacheHealth {
-            degraded: b.failed_at.is_some(),
+            degraded: b.failed_at.is_some() || !b.pending.is_empty(),
             pending_invalidations: b.pending.len(),
         }
     }
@@ -215,39 +237,71 @@ impl CachedDbStore {
     }
 
     /// Whether the cache may be used now. After a failure the cache is left alone for
-    /// [`CACHE_RETRY_AFTER`]; then the stale entries are deleted first, and the cache is
-    /// trusted again once none remain.
-    async fn cache_usable(&self) -> bool {
-        let pending: Vec<String> = {
-            let b = self.breaker();
-            match b.failed_at {
-                None => return true,
-                Some(t) if t.elapsed() < CACHE_RETRY_AFTER => return false,
-                Some(_) => b.pending.iter().cloned().collect(),
-            }
-        };
-        for key in &pending {
-            if let Err(e) = self.cache.delete(key).await {
-                self.cache_failed("invalidate", &e);
-                return false;
-            }
-            self.breaker().pending.remove(key);
-        }
+    /// [`CACHE_RETRY_AFTER`]; then one background task invalidates the stale entries
+    /// ([`flush_pending`](Self::flush_pending)), and the cache is trusted again once none
+    /// remain. Requests never wait for that task.
+    fn cache_usable(&self) -> bool {
         let mut b = self.breaker();
-        if b.pending.is_empty() {
-            b.failed_at = None;
-            tracing::info!(target: "django.contrib.sessions", cache = ?self.cache, "session cache is back in use");
-            true
-        } else {
-            // A write failed meanwhile; the next call retries at once.
-            false
+        if b.failed_at.is_none() && b.pending.is_empty() {
+            return true;
+        }
+        let due = b.failed_at.is_none_or(|t| t.elapsed() >= CACHE_RETRY_AFTER);
+        if due && !b.flushing {
+            b.flushing = true;
+            let this = self.clone();
+            tokio::spawn(async move { this.flush_pending().await });
+        }
+        false
+    }
+
+    /// Invalidates the pending entries in batches until none remain (then the cache is
+    /// trusted again), or until the cache fails again.
+    async fn flush_pending(&self) {
+        let tombstone = self.format.tombstone();
+        let tombstone_ttl = i64::try_from(TOMBSTONE_TTL.as_secs()).unwrap_or(i64::MAX);
+        loop {
+            let batch: Vec<(String, u64, Invalidation)> = {
+                let mut b = self.breaker();
+                if b.pending.is_empty() {
+                    b.failed_at = None;
+                    b.flushing = false;
+                    b.pending = HashMap::new(); // release the memory
+                    tracing::info!(target: "django.contrib.sessions", cache = ?self.cache, "session cache is back in use");
+                    return;
+                }
+                b.pending
+                    .iter()
+                    .take(INVALIDATION_BATCH)
+                    .map(|(k, (g, i))| (k.clone(), *g, *i))
+                    .collect()
+            };
+            let (drops, tombs): (Vec<_>, Vec<_>) =
+                batch.iter().partition(|(_, _, i)| *i == Invalidation::Drop);
+            let drops: Vec<String> = drops.into_iter().map(|(k, _, _)| k.clone()).collect();
+            let tombs: Vec<String> = tombs.into_iter().map(|(k, _, _)| k.clone()).collect();
+            let result = match self.cache.delete_many(&drops).await {
+                Ok(_) => self.cache.set_many(&tombs, tombstone, tombstone_ttl).await,
+                Err(e) => Err(e),
+            };
+            let mut b = self.breaker();
+            if let Err(e) = result {
+                drop(b);
+                self.cache_failed("invalidate", &e);
+                self.breaker().flushing = false;
+                return;
+            }
+            for (k, g, _) in &batch {
+                if b.pending.get(k).is_some_and(|(now, _)| now == g) {
+                    b.pending.remove(k);
+                }
+            }
         }
     }
 
     /// Remembers a cache entry that may hold an outdated copy.
-    fn mark_stale(&self, full_key: String) -> Result<(), Error> {
+    fn mark_stale(&self, full_key: String, what: Invalidation) -> Result<(), Error> {
         let mut b = self.breaker();
-        if b.pending.len() >= MAX_PENDING_INVALIDATIONS && !b.pending.contains(&full_key) {
+        if b.pending.len() >= MAX_PENDING_INVALIDATIONS && !b.pending.contains_key(&full_key) {
             let n = b.pending.len();
             return Err(Error::transient(
                 ENGINE,
@@ -255,28 +309,51 @@ impl CachedDbStore {
             ));
         }
         b.failed_at.get_or_insert_with(Instant::now);
-        b.pending.insert(full_key);
+        b.generation += 1;
+        let generation = b.generation;
+        // A delete's tombstone wins over an earlier write's drop.
+        let what = match b.pending.get(&full_key) {
+            Some((_, Invalidation::Tombstone)) => Invalidation::Tombstone,
+            _ => what,
+        };
+        b.pending.insert(full_key, (generation, what));
         Ok(())
     }
 
-    /// After a database write: puts the new copy in the cache, or makes sure no old copy
-    /// survives there.
+    /// After a database write: puts the new copy in the cache unless a tombstone stands
+    /// there, or makes sure no old copy survives.
     async fn write_through(&self, record: &Record<'_>) -> Result<(), Error> {
         let full = self.cache_key(record.key);
-        if !self.cache_usable().await {
-            return self.mark_stale(full);
+        if !self.cache_usable() {
+            return self.mark_stale(full, Invalidation::Drop);
         }
         let bytes = self.format.encode(record.data);
+        let tombstone = self.format.tombstone();
         if let Err(e) = self
             .cache
-            .set(&full, &bytes, self.ttl(record.max_age))
+            .set_unless(&full, &bytes, self.ttl(record.max_age), tombstone)
             .await
         {
             self.cache_failed("set", &e);
             if let Err(e) = self.cache.delete(&full).await {
                 tracing::error!(target: "django.contrib.sessions", error = %e, "stale session cache entry could not be deleted; it will be before the cache is used again");
-                return self.mark_stale(full);
+                return self.mark_stale(full, Invalidation::Drop);
             }
+        }
+        Ok(())
+    }
+
+    /// After a database delete: a tombstone, so no save or refill still on its way can put
+    /// the session back in the cache.
+    async fn bury(&self, key: &str) -> Result<(), Error> {
+        let full = self.cache_key(key);
+        if !self.cache_usable() {
+            return self.mark_stale(full, Invalidation::Tombstone);
+        }
+        let ttl = i64::try_from(TOMBSTONE_TTL.as_secs()).unwrap_or(i64::MAX);
+        if let Err(e) = self.cache.set(&full, self.format.tombstone(), ttl).await {
+            self.cache_failed("delete", &e);
+            return self.mark_stale(full, Invalidation::Tombstone);
         }
         Ok(())
     }
@@ -297,7 +374,7 @@ impl SessionStore for CachedDbStore {
             return Ok(None);
         }
         let full = self.cache_key(key);
-        let use_cache = self.cache_usable().await;
+        let use_cache = self.cache_usable();
         if use_cache {
             match self.cache.get(&full).await {
                 Ok(Some(bytes)) => {
@@ -312,16 +389,13 @@ impl SessionStore for CachedDbStore {
         let Some((map, expires_at)) = self.db.load_with_expiry(key).await? else {
             return Ok(None);
         };
-        if use_cache && self.health().pending_invalidations == 0 {
+        if use_cache {
             let age = (expires_at - self.db.clock().now()).num_seconds();
-            // NX: a write that landed meanwhile is newer than what was just read.
+            // NX: a write that landed meanwhile is newer than what was just read, and a
+            // delete's tombstone keeps the deleted session out.
             if let Err(e) = self
                 .cache
-                .add(
-                    &full,
-                    &self.format.encode(&map),
-                    self.ttl(age).min(MAX_REFILL_TTL.as_secs() as i64),
-                )
+                .add(&full, &self.format.encode(&map), self.ttl(age))
                 .await
             {
                 self.cache_failed("refill", &e);
@@ -334,10 +408,11 @@ impl SessionStore for CachedDbStore {
         if !is_acceptable_key(key) {
             return Ok(false);
         }
-        if self.cache_usable().await {
-            match self.cache.exists(&self.cache_key(key)).await {
-                Ok(true) => return Ok(true),
-                Ok(false) => {}
+        if self.cache_usable() {
+            match self.cache.get(&self.cache_key(key)).await {
+                // A tombstone is no session; the database has the last word on others.
+                Ok(Some(v)) if v != self.format.tombstone() => return Ok(true),
+                Ok(_) => {}
                 Err(e) => self.cache_failed("exists", &e),
             }
         }
@@ -361,15 +436,7 @@ impl SessionStore for CachedDbStore {
             return Ok(());
         }
         self.db.delete(key).await?;
-        let full = self.cache_key(key);
-        if !self.cache_usable().await {
-            return self.mark_stale(full);
-        }
-        if let Err(e) = self.cache.delete(&full).await {
-            self.cache_failed("delete", &e);
-            return self.mark_stale(full);
-        }
-        Ok(())
+        self.bury(key).await
     }
 
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {

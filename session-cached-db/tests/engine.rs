@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::json;
 use session_cache::{Cache, MokaBound, ValueFormat};
-use session_cached_db::{CACHE_RETRY_AFTER, CachedDbStore, MAX_REFILL_TTL};
+use session_cached_db::{CACHE_RETRY_AFTER, CachedDbStore};
 use session_conformance::django::Django;
 use session_conformance::{service_url, unavailable};
 use session_core::key::generate_key;
@@ -122,8 +122,8 @@ async fn cache_entry_and_row_are_djangos_and_a_hit_costs_no_query() {
     assert_eq!(db.statements() - before, 1, "a miss sends one query");
     let ttl = redis_ttl(&mut conn, &full).await;
     assert!(
-        ttl > 0 && ttl <= MAX_REFILL_TTL.as_secs() as i64,
-        "refill TTL {ttl}"
+        ttl > 1_209_000 && ttl <= 1_209_600,
+        "a refill lives as long as the session: TTL {ttl}"
     );
     let before = db.statements();
     store.load(&key).await.unwrap().unwrap();
@@ -144,7 +144,13 @@ async fn cache_entry_and_row_are_djangos_and_a_hit_costs_no_query() {
         Some(&Value::from(2))
     );
     store.delete(&key).await.unwrap();
-    assert_eq!(redis_get(&mut conn, &full).await, None);
+    // A delete leaves a tombstone: a pickled None, which Django's cached_db reads as a miss.
+    assert_eq!(
+        redis_get(&mut conn, &full).await.as_deref(),
+        Some(&b"\x80\x05N."[..])
+    );
+    let ttl = redis_ttl(&mut conn, &full).await;
+    assert!(ttl > 0 && ttl <= 3600, "tombstone TTL {ttl}");
     assert!(db.raw_row(&key).await.unwrap().is_none());
 }
 
@@ -200,7 +206,11 @@ async fn a_save_after_a_concurrent_delete_fails_and_caches_nothing() {
     s.insert_value("x", 2).await.unwrap();
     store.delete(&key).await.unwrap();
     assert!(matches!(s.save(false).await, Err(Error::Gone)));
-    assert!(!cache.exists(&store.cache_key(&key)).await.unwrap());
+    assert_eq!(
+        cache.get(&store.cache_key(&key)).await.unwrap().as_deref(),
+        Some(ValueFormat::Pickle.tombstone()),
+        "only the tombstone"
+    );
     assert_eq!(store.load(&key).await.unwrap(), None);
 }
 

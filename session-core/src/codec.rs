@@ -49,7 +49,8 @@ pub const SIGNED_COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_co
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 32 * 1024 * 1024;
 
 /// The salt Django uses for a session store class with this `__qualname__`
-/// (`"SessionStore"` for every built-in engine; `"Outer.Inner"` for a nested class).
+/// (`"SessionStore"` for every built-in engine; `"Outer.Inner"` for a nested class). A
+/// third-party engine that shares sessions with a custom Django store class signs with it.
 pub fn session_salt_for(store_class_qualname: &str) -> String {
     format!("django.contrib.sessions.{store_class_qualname}")
 }
@@ -306,7 +307,7 @@ fn inflate_bounded(z: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
         d.reset(true);
         let mut out = Vec::with_capacity((z.len() * 4).min(limit.saturating_add(1)).max(64));
         loop {
-            let consumed = d.total_in() as usize;
+            let consumed = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
             let status = d
                 .decompress_vec(
                     &z[consumed.min(z.len())..],
@@ -380,7 +381,7 @@ pub fn base62_decode(s: &str) -> Option<i64> {
     };
     let mut v: i64 = 0;
     for b in digits.bytes() {
-        let d = BASE62.iter().position(|c| *c == b)? as i64;
+        let d = i64::try_from(BASE62.iter().position(|c| *c == b)?).ok()?;
         v = v.checked_mul(62)?.checked_add(d)?;
     }
     Some(if negative { -v } else { v })

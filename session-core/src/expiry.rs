@@ -75,8 +75,10 @@ impl Clock for ManualClock {
 /// A Unix time in fractional seconds as an instant (microsecond precision).
 pub fn from_unix_f64(seconds: f64) -> DateTime<Utc> {
     let micros = (seconds * 1_000_000.0).round();
-    // `as` saturates; out-of-range instants become the epoch rather than wrapping.
-    DateTime::from_timestamp_micros(micros as i64).unwrap_or_default()
+    // A float-to-int `as` saturates (never wraps); an out-of-range instant becomes the epoch.
+    #[allow(clippy::cast_possible_truncation)]
+    let micros = micros as i64;
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
 
 /// An instant as fractional Unix seconds.
@@ -201,7 +203,8 @@ impl ExpiryPolicy {
         match expiry {
             StoredExpiry::Policy => self.cookie_age,
             // Django returns the stored number itself; cookies and TTLs take `int()` of it.
-            // `read` bounds it, so the conversion is exact.
+            // `read` bounds it to ±1e11, so the conversion is exact.
+            #[allow(clippy::cast_possible_truncation)]
             StoredExpiry::Seconds(s) => s.trunc() as i64,
             StoredExpiry::At(at) => floor_seconds(at, modification),
         }
@@ -213,6 +216,8 @@ impl ExpiryPolicy {
     pub fn expiry_date(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> DateTime<Utc> {
         let delta = match expiry {
             StoredExpiry::Policy => TimeDelta::try_seconds(self.cookie_age),
+            // Bounded to ±1e17 µs by `read`: exact in an i64.
+            #[allow(clippy::cast_possible_truncation)]
             StoredExpiry::Seconds(s) => {
                 Some(TimeDelta::microseconds((s * 1_000_000.0).round() as i64))
             }
@@ -298,7 +303,7 @@ pub fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
         _ => {
             let sign = if tz_text.starts_with('-') { -1 } else { 1 };
             let t = parse_time(&tz_text[1..])?;
-            sign * (t.num_seconds_from_midnight() as i32)
+            sign * i32::try_from(t.num_seconds_from_midnight()).ok()?
         }
     };
     let offset = FixedOffset::east_opt(offset)?;

@@ -42,6 +42,11 @@ pub enum Value {
 #[derive(Clone, PartialEq)]
 pub struct Number(N);
 
+/// The most digits an integer may have: CPython's `sys.int_info.default_max_str_digits`.
+/// Django's `json.loads` refuses longer integers, and so does every reader here (JSON and
+/// pickle), which also keeps big-number conversions cheap.
+pub const MAX_INT_DIGITS: usize = 4300;
+
 #[derive(Clone, PartialEq)]
 enum N {
     Int(i64),
@@ -80,10 +85,15 @@ impl Number {
         out
     }
 
-    /// An integer from its decimal text (any size). `None` when the text is not an integer.
+    /// An integer from its decimal text, up to [`MAX_INT_DIGITS`] digits. `None` when the
+    /// text is not an integer or is longer (Python refuses it too, so Django could not have
+    /// written it).
     pub fn from_integer_text(text: &str) -> Option<Number> {
         let digits = text.strip_prefix('-').unwrap_or(text);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.is_empty()
+            || digits.len() > MAX_INT_DIGITS
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         if let Ok(i) = text.parse::<i64>() {
@@ -185,7 +195,7 @@ fn write_python_float(f: f64, out: &mut String) {
             }
             out.push_str(&digits);
         } else {
-            let point = exp as usize + 1;
+            let point = usize::try_from(exp + 1).unwrap_or(0); // 1..=16 here
             if digits.len() <= point {
                 out.push_str(&digits);
                 for _ in digits.len()..point {

@@ -2,6 +2,7 @@
 
 mod cases;
 pub mod django;
+pub mod hostile;
 pub mod report;
 
 use std::fmt;

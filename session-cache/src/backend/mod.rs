@@ -39,6 +39,25 @@ pub trait CacheBackend: Send + Sync + fmt::Debug {
     /// Stores unconditionally.
     async fn set(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Error>;
 
+    /// Stores unless the key currently holds exactly `guard`, atomically (one round trip);
+    /// `false` when the guard was there and nothing was written. The cached_db engine guards
+    /// its writes with a tombstone so a deleted session is never cached again.
+    async fn set_unless(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: u64,
+        guard: &[u8],
+    ) -> Result<bool, Error>;
+
+    /// Stores `value` under every key, in as few round trips as the backend allows.
+    async fn set_many(&self, keys: &[String], value: &[u8], ttl: u64) -> Result<(), Error> {
+        for k in keys {
+            self.set(k, value, ttl).await?;
+        }
+        Ok(())
+    }
+
     /// Removes `key`; whether it was there.
     async fn delete(&self, key: &str) -> Result<bool, Error>;
 

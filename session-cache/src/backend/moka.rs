@@ -141,6 +141,28 @@ impl CacheBackend for Moka {
         Ok(())
     }
 
+    async fn set_unless(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: u64,
+        guard: &[u8],
+    ) -> Result<bool, Error> {
+        let new = entry(value, ttl);
+        let guard: Arc<[u8]> = guard.into();
+        let r = self
+            .cache
+            .entry(key.to_owned())
+            .and_compute_with(|old| async move {
+                match old {
+                    Some(e) if *e.value().bytes == *guard => Op::Nop,
+                    _ => Op::Put(new),
+                }
+            })
+            .await;
+        Ok(!matches!(r, CompResult::Unchanged(_)))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool, Error> {
         Ok(self.cache.remove(key).await.is_some())
     }

@@ -20,8 +20,12 @@ pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// A Redis command gives up after this long: a transient error, never a hang.
 pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Keys per `DEL` in [`CacheBackend::delete_many`].
-const DELETE_BATCH: usize = 500;
+/// Commands per pipelined round trip in the batch operations.
+const BATCH: usize = 500;
+
+/// `SET key value EX ttl` unless the key holds `guard`: 1 when written, 0 when guarded.
+const SET_UNLESS: &str = "if redis.call('GET', KEYS[1]) == ARGV[3] then return 0 end \
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
 pub(crate) fn redis_error(e: redis::RedisError) -> Error {
     if e.is_io_error()
@@ -158,9 +162,46 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> CacheBackend for Redis<C
         Ok(self.query::<i64>(redis::cmd("DEL").arg(key)).await? > 0)
     }
 
+    async fn set_unless(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: u64,
+        guard: &[u8],
+    ) -> Result<bool, Error> {
+        // EVALSHA, loading the script on first use (one round trip once loaded).
+        let written: i64 = redis::Script::new(SET_UNLESS)
+            .key(key)
+            .arg(value)
+            .arg(ttl)
+            .arg(guard)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(written == 1)
+    }
+
+    async fn set_many(&self, keys: &[String], value: &[u8], ttl: u64) -> Result<(), Error> {
+        for chunk in keys.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for k in chunk {
+                pipe.cmd("SET")
+                    .arg(k)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut self.conn.clone())
+                .await
+                .map_err(redis_error)?;
+        }
+        Ok(())
+    }
+
     async fn delete_many(&self, keys: &[String]) -> Result<u64, Error> {
         let mut removed = 0u64;
-        for chunk in keys.chunks(DELETE_BATCH) {
+        for chunk in keys.chunks(BATCH) {
             // One pipelined round trip per chunk; one DEL per key keeps Cluster slots apart.
             let mut pipe = redis::pipe();
             for k in chunk {

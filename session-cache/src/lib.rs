@@ -5,6 +5,7 @@ mod cache;
 pub mod pickle;
 
 use async_trait::async_trait;
+use session_core::key::is_acceptable_key;
 use session_core::settings::{ConnectionUrl, SettingValue, SettingsGroup};
 use session_core::{ConfigError, Error, Map, Record, SessionStore, Settings, Value};
 
@@ -99,6 +100,7 @@ impl ValueFormat {
         }
         // Django's Redis serializer stores a bare int as decimal text: never a session.
         if !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-') {
+            tracing::warn!(target: "django.contrib.sessions", "a bare integer under a session key treated as missing");
             return None;
         }
         let result = match self {
@@ -165,6 +167,9 @@ impl SessionStore for CacheStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(None);
+        }
         Ok(self
             .cache
             .get(&self.cache_key(key))
@@ -173,10 +178,16 @@ impl SessionStore for CacheStore {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(false);
+        }
         self.cache.exists(&self.cache_key(key)).await
     }
 
     async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::InvalidKey("not a key this engine generates"));
+        }
         let bytes = self.format.encode(record.data);
         if self
             .cache
@@ -190,6 +201,9 @@ impl SessionStore for CacheStore {
     }
 
     async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::Gone);
+        }
         let bytes = self.format.encode(record.data);
         if self
             .cache
@@ -203,6 +217,9 @@ impl SessionStore for CacheStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), Error> {
+        if !is_acceptable_key(key) {
+            return Ok(());
+        }
         self.cache.delete(&self.cache_key(key)).await.map(drop)
     }
 

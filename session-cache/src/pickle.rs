@@ -598,6 +598,7 @@ fn write_value(v: &Value, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // a random-byte generator truncates on purpose
 mod tests {
     use super::*;
 

@@ -185,3 +185,23 @@ async fn interop_with_django_signed_cookies() {
     assert_eq!(django.run("load", &[&forged], "").await["data"], json!({}));
     assert!(store.load(&forged).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn an_out_of_range_custom_expiry_is_an_empty_session_not_a_panic() {
+    let clock = ManualClock::at_unix(1_767_323_045.0);
+    let s = store(&clock, SECRET, &[]);
+    let signer = Signer::new(SIGNED_COOKIE_SALT, &Secret::new(SECRET), &[]);
+    for v in [
+        Value::from(1e300),
+        Value::from(-1e300),
+        Value::from(9_000_000_000_000i64),
+    ] {
+        let mut m = session_core::Map::new();
+        m.insert("user".into(), Value::from("ada"));
+        m.insert("_session_expiry".into(), v);
+        let cookie = signer.sign_map(&m, 1_767_323_045);
+        assert_eq!(s.load(&cookie).await.unwrap(), None);
+        let mut session = Session::new(s.clone(), config(&clock), Some(&cookie));
+        assert!(session.load().await.unwrap().is_empty());
+    }
+}

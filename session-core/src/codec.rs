@@ -255,7 +255,7 @@ impl Signer {
 
 /// Decodes a session as Django's `SessionBase.decode`: never fails. A bad signature logs a
 /// warning on the target `django.security.SuspiciousSession` and gives an empty session;
-/// any other corruption gives an empty session silently (debug log only).
+/// any other corruption gives an empty session with a warning on `django.contrib.sessions`.
 pub fn decode_or_empty(signer: &Signer, encoded: &str, max_age: Option<u64>, now: f64) -> Map {
     match signer.unsign_map(encoded, max_age, now) {
         Ok(map) => map,
@@ -271,7 +271,8 @@ pub fn log_rejected(err: &DecodeError) {
     if err.is_suspicious() {
         tracing::warn!(target: "django.security.SuspiciousSession", reason = %err, "Session data corrupted");
     } else {
-        tracing::debug!(target: "django.contrib.sessions", reason = %err, "undecodable session data treated as empty");
+        // Django is silent here; an operator wants to know that stored data is unreadable.
+        tracing::warn!(target: "django.contrib.sessions", reason = %err, "unreadable session data treated as empty");
     }
 }
 

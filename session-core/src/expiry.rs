@@ -396,6 +396,41 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_expiries_are_invalid_and_arithmetic_saturates() {
+        for v in [1e300, -1e300, f64::INFINITY, f64::NEG_INFINITY, 9e12] {
+            assert_eq!(
+                StoredExpiry::read(Some(&Value::from(v))),
+                Err(InvalidExpiry),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            StoredExpiry::read(Some(&Value::from(86_400))),
+            Ok(StoredExpiry::Seconds(86_400.0))
+        );
+        let now = from_unix_f64(1_700_000_000.0);
+        let huge = ExpiryPolicy {
+            cookie_age: i64::MAX,
+            ..ExpiryPolicy::default()
+        };
+        assert_eq!(
+            huge.expiry_date(now, StoredExpiry::Policy),
+            DateTime::<Utc>::MAX_UTC
+        );
+        let tiny = ExpiryPolicy {
+            cookie_age: i64::MIN,
+            ..ExpiryPolicy::default()
+        };
+        assert_eq!(
+            tiny.expiry_date(now, StoredExpiry::Policy),
+            DateTime::<Utc>::MIN_UTC
+        );
+        let e = crate::cookie::CookieExpiry::from_age(i64::MAX, now);
+        assert_eq!(e.max_age, i64::MAX);
+        assert_eq!(from_unix_f64(f64::INFINITY), DateTime::<Utc>::default());
+    }
+
+    #[test]
     fn floor_seconds_floors_negatives() {
         let a = from_unix_f64(100.0);
         assert_eq!(floor_seconds(from_unix_f64(89.5), a), -11);

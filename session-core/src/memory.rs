@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Error;
 use crate::expiry::{Clock, SystemClock};
+use crate::key::is_acceptable_key;
 use crate::store::{Record, SessionStore};
 use crate::value::Map;
 
@@ -93,6 +94,9 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(None);
+        }
         let now = self.clock.now();
         Ok(self
             .lock()
@@ -102,10 +106,13 @@ impl SessionStore for MemoryStore {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
-        Ok(self.lock().contains_key(key))
+        Ok(is_acceptable_key(key) && self.lock().contains_key(key))
     }
 
     async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::InvalidKey("not a key this engine generates"));
+        }
         let mut records = self.lock();
         if records.contains_key(record.key) {
             return Err(Error::Duplicate);
@@ -137,6 +144,8 @@ impl SessionStore for MemoryStore {
         let mut records = self.lock();
         let before = records.len();
         records.retain(|_, (_, exp)| *exp >= now);
-        Ok(Some((before - records.len()) as u64))
+        Ok(Some(
+            u64::try_from(before - records.len()).unwrap_or(u64::MAX),
+        ))
     }
 }

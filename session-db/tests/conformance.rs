@@ -79,6 +79,7 @@ async fn assert_report(harness: Harness, report: session_conformance::Report) {
     );
 }
 
+#[cfg(feature = "postgres")]
 fn postgres_url() -> String {
     service_url(
         "POSTGRES_URL",
@@ -86,6 +87,7 @@ fn postgres_url() -> String {
     )
 }
 
+#[cfg(feature = "mysql")]
 fn mysql_url() -> String {
     service_url(
         "MYSQL_URL",
@@ -93,6 +95,7 @@ fn mysql_url() -> String {
     )
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,11 +124,13 @@ async fn conformance_sqlite() {
     .await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_postgres() {
     run("db-postgres", postgres_url()).await;
 }
 
+#[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_mysql() {
     run("db-mysql", mysql_url()).await;

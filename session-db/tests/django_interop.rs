@@ -174,6 +174,7 @@ async fn round_trips(label: &str, url: &str) {
     s.store.drop_table().await.unwrap();
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn django_interop_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,6 +182,7 @@ async fn django_interop_sqlite() {
     round_trips("db-sqlite interop", &url).await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn django_interop_postgres() {
     let url = service_url(
@@ -190,6 +192,7 @@ async fn django_interop_postgres() {
     round_trips("db-postgres interop", &url).await;
 }
 
+#[cfg(feature = "mysql")]
 #[tokio::test]
 async fn django_interop_mysql() {
     let url = service_url(

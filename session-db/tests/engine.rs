@@ -1,3 +1,7 @@
+#![cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres")),
+    allow(unused_imports, dead_code)
+)]
 //! db-engine behaviour beyond the shared suite: round trips, batching, schema, outages.
 
 use std::sync::Arc;
@@ -14,6 +18,7 @@ fn settings() -> Settings {
     Settings::new("engine-test-secret").unwrap()
 }
 
+#[cfg(feature = "sqlite")]
 async fn sqlite(clock: Arc<dyn Clock>) -> (tempfile::TempDir, DbStore) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/s.sqlite3", dir.path().display());
@@ -29,6 +34,7 @@ async fn sqlite(clock: Arc<dyn Clock>) -> (tempfile::TempDir, DbStore) {
     (dir, store)
 }
 
+#[cfg(feature = "postgres")]
 fn pg_url() -> String {
     service_url(
         "POSTGRES_URL",
@@ -36,6 +42,7 @@ fn pg_url() -> String {
     )
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn one_round_trip_per_operation() {
     let (_dir, store) = sqlite(Arc::new(SystemClock)).await;
@@ -74,6 +81,7 @@ async fn one_round_trip_per_operation() {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn clear_expired_deletes_in_batches_and_counts() {
     let clock = ManualClock::at_unix(1_767_323_045.5);
@@ -98,6 +106,7 @@ async fn clear_expired_deletes_in_batches_and_counts() {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn schema_matches_django_and_existing_tables_are_never_altered() {
     let (dir, store) = sqlite(Arc::new(SystemClock)).await;
@@ -138,6 +147,7 @@ async fn schema_matches_django_and_existing_tables_are_never_altered() {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn stored_row_is_djangos_format() {
     let clock = ManualClock::at_unix(1_767_323_045.5);
@@ -167,6 +177,7 @@ async fn stored_row_is_djangos_format() {
     );
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn dead_server_is_a_transient_error_and_the_engine_recovers() {
     let upstream = "127.0.0.1:5432".to_owned();

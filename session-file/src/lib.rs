@@ -23,16 +23,40 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use session_core::codec::{Signer, decode_or_empty};
 use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock, to_unix_f64};
-use session_core::key::is_file_safe;
-use session_core::{Clock, ConfigError, Error, Map, Record, SessionStore, Settings};
+use session_core::key::is_acceptable_key;
+use session_core::{Clock, ConfigError, Error, Map, Record, SessionStore, Settings, SettingsGroup};
 
 const ENGINE: &str = "file";
+
+session_core::settings_table! {
+    /// The file engine's own settings (`SESSION_FILE_PATH` is Django's, in core).
+    #[derive(Debug, Clone)]
+    pub struct FileSettings {
+        /// `SESSION_FILE_ALLOW_SHARED_DIR` (not a Django setting, default false): accept a
+        /// session directory that every local user can write to.
+        allow_shared_dir: bool = "SESSION_FILE_ALLOW_SHARED_DIR" => false,
+    }
+}
+
+/// Whether every user of the machine may create files in `dir`.
+fn is_world_writable(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o002 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        false
+    }
+}
 
 /// The file engine: one file per session, named `SESSION_COOKIE_NAME + key`, holding the
 /// encoded session (no newline), as Django writes it.
@@ -85,11 +109,25 @@ fn is_absent(e: &io::Error) -> bool {
 impl FileStore {
     /// The engine for these settings: `SESSION_FILE_PATH` (default: the OS temp dir) must be
     /// an existing directory.
+    ///
+    /// A directory anyone may write to (the OS temp dir usually is) is refused unless
+    /// `SESSION_FILE_ALLOW_SHARED_DIR` is true: another local user could plant or read
+    /// session files there.
     pub fn from_settings(settings: &Settings) -> Result<FileStore, ConfigError> {
+        let own = FileSettings::from_settings(settings)?;
         let dir = settings
             .file_path
             .clone()
             .unwrap_or_else(std::env::temp_dir);
+        if !own.allow_shared_dir && is_world_writable(&dir) {
+            return Err(ConfigError::Invalid {
+                setting: "SESSION_FILE_PATH",
+                reason: format!(
+                    "{} is writable by every user of this machine (the OS temp dir, unless SESSION_FILE_PATH is set); choose a private directory or set SESSION_FILE_ALLOW_SHARED_DIR = true",
+                    dir.display()
+                ),
+            });
+        }
         FileStore::new(
             dir,
             &settings.cookie.name,
@@ -141,11 +179,12 @@ impl FileStore {
         &self.inner.dir
     }
 
-    /// The file for `key`, or [`Error::InvalidKey`] for a key outside `[a-z0-9]` — checked
+    /// The file for `key`, or [`Error::InvalidKey`] for a key other than 8–40 characters of
+    /// `[a-z0-9]` (all Django generates) — checked
     /// before any path is built, so no key can name a file outside the directory.
     pub fn path_for(&self, key: &str) -> Result<PathBuf, Error> {
-        if key.is_empty() || !is_file_safe(key) {
-            return Err(Error::InvalidKey("invalid characters in session key"));
+        if !is_acceptable_key(key) {
+            return Err(Error::InvalidKey("not a key this engine generates"));
         }
         Ok(self.inner.dir.join(format!("{}{key}", self.inner.prefix)))
     }
@@ -161,9 +200,86 @@ impl FileStore {
     }
 }
 
+/// A temporary file (`<name>_out_<random>`, Django's pattern too) older than this is an
+/// orphan of a writer that died: `clear_expired` removes it. A live writer holds its
+/// temporary file for the few milliseconds of one write, so an hour never races one.
+pub const TEMP_FILE_MAX_AGE: Duration = Duration::from_secs(3600);
+
 impl Inner {
+    /// Django's `clear_expired` for this directory: removes expired sessions and orphaned
+    /// temporary files. An entry that cannot be read is skipped and reported (a warning),
+    /// never a reason to stop.
+    fn clear_expired(&self) -> Result<u64, Error> {
+        let now = self.clock.now();
+        let mut removed = 0;
+        let mut skipped = 0u64;
+        for entry in fs::read_dir(&self.dir).map_err(io_error)? {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) if is_absent(&e) => continue,
+                Err(_) => {
+                    skipped += 1;
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&self.prefix)) else {
+                continue;
+            };
+            let path = entry.path();
+            if let Some((key, _)) = rest.split_once("_out_") {
+                if is_acceptable_key(key) && self.is_orphan(&path, now) {
+                    match fs::remove_file(&path) {
+                        Ok(()) => removed += 1,
+                        Err(e) if is_absent(&e) => {}
+                        Err(_) => skipped += 1,
+                    }
+                }
+                continue;
+            }
+            if !is_acceptable_key(rest) {
+                continue;
+            }
+            // Held across the check and the removal: a save racing us is not deleted.
+            let _guard = self.lock(&path);
+            match self.read(&path) {
+                Ok(Some(_)) => {}
+                Ok(None) if !path.is_file() => skipped += 1,
+                Ok(None) => match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if is_absent(&e) => {}
+                    Err(_) => skipped += 1,
+                },
+                Err(_) => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            tracing::warn!(target: "django.contrib.sessions", engine = ENGINE, skipped, removed, "clear_expired skipped entries it could not read or remove");
+        }
+        Ok(removed)
+    }
+
+    /// Whether a temporary file was last written over [`TEMP_FILE_MAX_AGE`] ago.
+    fn is_orphan(&self, path: &Path, now: DateTime<Utc>) -> bool {
+        let Ok(mtime) = fs::symlink_metadata(path).and_then(|m| m.modified()) else {
+            return false;
+        };
+        let age = now.signed_duration_since(DateTime::<Utc>::from(mtime));
+        age.to_std().is_ok_and(|a| a > TEMP_FILE_MAX_AGE)
+    }
+
     /// Reads a session file: `Ok(None)` when absent or expired.
     fn read(&self, path: &Path) -> Result<Option<Map>, Error> {
+        match fs::symlink_metadata(path) {
+            Ok(m) if !m.is_file() => {
+                // A directory, a link, a device: never a session Django or we wrote.
+                tracing::warn!(target: "django.contrib.sessions", engine = ENGINE, "a session path that is not a regular file treated as no session");
+                return Ok(None);
+            }
+            Ok(_) => {}
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(io_error(e)),
+        }
         let (text, mtime) =
             match fs::read(path).and_then(|b| Ok((b, fs::metadata(path)?.modified()?))) {
                 Ok(v) => v,
@@ -177,7 +293,10 @@ impl Inner {
         } else {
             match std::str::from_utf8(&text) {
                 Ok(t) => decode_or_empty(&self.signer, t, None, to_unix_f64(now)),
-                Err(_) => Map::new(),
+                Err(_) => {
+                    tracing::warn!(target: "django.contrib.sessions", engine = ENGINE, "session file that is not UTF-8 treated as empty");
+                    Map::new()
+                }
             }
         };
         // Its custom expiry, else mtime + cookie age. Unlike Django, an integer
@@ -279,7 +398,9 @@ impl SessionStore for FileStore {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
-        let path = self.path_for(key)?;
+        let Ok(path) = self.path_for(key) else {
+            return Ok(false);
+        };
         self.blocking(move |_| match fs::metadata(&path) {
             Ok(_) => Ok(true),
             Err(e) if is_absent(&e) => Ok(false),
@@ -313,7 +434,10 @@ impl SessionStore for FileStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), Error> {
-        let path = self.path_for(key)?;
+        // A key this engine never generates names no session: nothing to delete.
+        let Ok(path) = self.path_for(key) else {
+            return Ok(());
+        };
         self.blocking(move |inner| {
             let _guard = inner.lock(&path);
             match fs::remove_file(&path) {
@@ -326,35 +450,6 @@ impl SessionStore for FileStore {
     }
 
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {
-        self.blocking(|inner| {
-            let mut removed = 0;
-            for entry in fs::read_dir(&inner.dir).map_err(io_error)? {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) if is_absent(&e) => continue,
-                    Err(e) => return Err(io_error(e)),
-                };
-                let name = entry.file_name();
-                let Some(key) = name.to_str().and_then(|n| n.strip_prefix(&inner.prefix)) else {
-                    continue;
-                };
-                // Temporary files (`…_out_…`) and foreign names fail the key check.
-                if key.is_empty() || !is_file_safe(key) {
-                    continue;
-                }
-                let path = entry.path();
-                // Held across the check and the removal: a save racing us is not deleted.
-                let _guard = inner.lock(&path);
-                if inner.read(&path)?.is_none() {
-                    match fs::remove_file(&path) {
-                        Ok(()) => removed += 1,
-                        Err(e) if is_absent(&e) => {}
-                        Err(e) => return Err(io_error(e)),
-                    }
-                }
-            }
-            Ok(Some(removed))
-        })
-        .await
+        self.blocking(|inner| inner.clear_expired().map(Some)).await
     }
 }

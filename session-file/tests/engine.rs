@@ -72,14 +72,9 @@ async fn keys_outside_the_alphabet_never_reach_the_file_system() {
             matches!(store.path_for(key), Err(Error::InvalidKey(_))),
             "{key}"
         );
-        assert!(
-            matches!(store.exists(key).await, Err(Error::InvalidKey(_))),
-            "{key}"
-        );
-        assert!(
-            matches!(store.delete(key).await, Err(Error::InvalidKey(_))),
-            "{key}"
-        );
+        // "No such session", as on every engine (a logout with such a cookie is no 500).
+        assert!(!store.exists(key).await.unwrap(), "{key}");
+        store.delete(key).await.unwrap();
         assert!(store.load(key).await.unwrap().is_none());
     }
     assert_eq!(

@@ -133,12 +133,13 @@ pub struct SessionService<S> {
 }
 
 /// The session cookie's value in a request, as Django reads `request.COOKIES` (every `Cookie`
-/// header, last duplicate wins).
+/// header, last duplicate wins). Headers are read as bytes: a non-ASCII byte in some other
+/// cookie (browsers send them) never costs the session its cookie.
 pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    let joined: Vec<&str> = headers
+    let joined: Vec<std::borrow::Cow<'_, str>> = headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
         .collect();
     parse_cookie_header(&joined.join("; ")).remove(name)
 }

@@ -433,3 +433,32 @@ async fn a_failed_save_answers_500_never_a_silent_drop() {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(set_cookies(res.headers()).is_empty());
 }
+
+#[tokio::test]
+async fn a_non_ascii_byte_in_another_cookie_keeps_the_session() {
+    let app = App::default();
+    let key = app.stored().await;
+    for other in [
+        &b"theme=caf\xc3\xa9"[..],
+        &b"theme=caf\xe9"[..],
+        &b"\xff\xfe=\x80"[..],
+    ] {
+        let mut value = other.to_vec();
+        value.extend_from_slice(format!("; sessionid={key}").as_bytes());
+        let req = Request::get("/read")
+            .header(
+                header::COOKIE,
+                header::HeaderValue::from_bytes(&value).unwrap(),
+            )
+            .body(Body::empty())
+            .unwrap();
+        let res = app.router().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers().get(header::SET_COOKIE).is_none(),
+            "no new session is issued"
+        );
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"Some(7)", "the session is read");
+    }
+}

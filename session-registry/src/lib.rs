@@ -153,9 +153,12 @@ fn builtin_engines() -> Vec<EngineSpec> {
         .settings(<session_db::DbSettings as session_core::SettingsGroup>::NAMES),
     );
     #[cfg(feature = "file")]
-    engines.push(EngineSpec::new("file", |settings: Settings| async move {
-        session_file::FileStore::from_settings(&settings)
-    }));
+    engines.push(
+        EngineSpec::new("file", |settings: Settings| async move {
+            session_file::FileStore::from_settings(&settings)
+        })
+        .settings(<session_file::FileSettings as session_core::SettingsGroup>::NAMES),
+    );
     #[cfg(feature = "signed_cookies")]
     engines.push(EngineSpec::new(
         "signed_cookies",

@@ -62,6 +62,12 @@ impl WarningLog {
     }
 }
 
+/// Serializes the tables of one test binary (they share the process-wide warning log).
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
 /// Opens the session `key` on `store` (as a request would) and checks it reads as an empty
 /// session within [`STALL`], with a warning logged. Panics with `label` otherwise.
 pub async fn expect_unreadable(

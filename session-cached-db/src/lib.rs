@@ -229,7 +229,7 @@ impl CachedDbStore {
                 target: "django.contrib.sessions",
                 cache = ?self.cache,
                 op,
-                %error,
+                error = %session_core::error::report(error),
                 "session cache failed; serving sessions from the database alone"
             );
         }
@@ -336,7 +336,7 @@ impl CachedDbStore {
         {
             self.cache_failed("set", &e);
             if let Err(e) = self.cache.delete(&full).await {
-                tracing::error!(target: "django.contrib.sessions", error = %e, "stale session cache entry could not be deleted; it will be before the cache is used again");
+                tracing::error!(target: "django.contrib.sessions", error = %session_core::error::report(&e), "stale session cache entry could not be deleted; it will be before the cache is used again");
                 return self.mark_stale(full, Invalidation::Drop);
             }
         }

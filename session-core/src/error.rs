@@ -51,8 +51,9 @@ pub enum Error {
         limit: usize,
     },
 
-    /// The engine's storage failed.
-    #[error("{engine} session store failed{}: {source}", if *.transient { " (transient, retry may succeed)" } else { "" })]
+    /// The engine's storage failed. `Display` names the engine; the cause is the error's
+    /// [`source`](std::error::Error::source) — print the whole chain with [`report`].
+    #[error("{engine} session store failed{}", if *.transient { " (transient, retry may succeed)" } else { "" })]
     Backend {
         /// Short engine name (`db`, `cache`, `file`…).
         engine: &'static str,
@@ -93,6 +94,29 @@ impl Error {
             }
         )
     }
+}
+
+/// An error and its chain of causes on one line, `outer: cause: root cause` — what to show
+/// a person or a log line (each error's `Display` says only its own part).
+///
+/// ```
+/// use session_core::error::{Error, report};
+/// let e = Error::transient("db", std::io::Error::other("connection refused"));
+/// assert_eq!(report(&e), "db session store failed (transient, retry may succeed): connection refused");
+/// ```
+pub fn report(error: &(dyn StdError + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // A transparent wrapper repeats its cause's text: say it once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// Why an encoded session string was rejected. Decoding sessions never surfaces this to the

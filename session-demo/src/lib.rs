@@ -124,7 +124,7 @@ impl From<session_core::Error> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        tracing::error!(target: "django.request", error = %self.0, "session storage failed");
+        tracing::error!(target: "django.request", error = %session_core::error::report(&self.0), "session storage failed");
         (StatusCode::INTERNAL_SERVER_ERROR, "Server Error (500)").into_response()
     }
 }

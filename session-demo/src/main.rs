@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("session-demo: {e}");
+            eprintln!("session-demo: {}", session_core::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }

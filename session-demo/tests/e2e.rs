@@ -253,8 +253,8 @@ async fn unknown_engine_or_missing_setting_fails_at_start_naming_it() {
     .unwrap();
     let err = session_demo::store_from(&settings)
         .await
-        .expect_err("CACHE_URL is missing")
-        .to_string();
+        .expect_err("CACHE_URL is missing");
+    let err = session_core::error::report(&err);
     assert!(err.contains("CACHE_URL"), "{err}");
 }
 

@@ -178,7 +178,7 @@ fn error_response<B: From<&'static str>>(status: StatusCode, body: &'static str)
 }
 
 fn storage_failure<B: From<&'static str>>(error: &Error) -> Response<B> {
-    tracing::error!(target: "django.request", %error, "session could not be saved");
+    tracing::error!(target: "django.request", error = %session_core::error::report(error), "session could not be saved");
     error_response(StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR_BODY)
 }
 

@@ -378,7 +378,8 @@ mod tests {
         ] {
             let mut all = vec![("SECRET_KEY", "k")];
             all.extend_from_slice(pairs);
-            let err = build_store(&settings(&all)).await.unwrap_err().to_string();
+            let err = build_store(&settings(&all)).await.unwrap_err();
+            let err = session_core::error::report(&err);
             assert!(err.contains(setting), "{err}");
         }
     }

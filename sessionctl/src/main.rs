@@ -100,9 +100,9 @@ enum CodecAction {
 /// A failure with its exit status.
 struct Fail(u8, String);
 
-impl<E: std::fmt::Display> From<E> for Fail {
+impl<E: std::error::Error + 'static> From<E> for Fail {
     fn from(e: E) -> Fail {
-        Fail(1, e.to_string())
+        Fail(1, session_core::error::report(&e))
     }
 }
 

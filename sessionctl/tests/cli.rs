@@ -156,10 +156,10 @@ fn file_engine_commands() {
     assert!(run(&["exists", &key], "").status.success());
     assert!(run(&["delete", &key], "").status.success());
     assert_eq!(run(&["load", &key], "").status.code(), Some(3));
-    // A traversal attempt is refused, not resolved.
+    // A traversal attempt names no session (exit 3), and is never resolved as a path.
     assert_eq!(
         run(&["exists", "../../etc/passwd"], "").status.code(),
-        Some(1)
+        Some(3)
     );
 }
 
@@ -316,4 +316,58 @@ fn clear_expired_shows_progress_on_a_terminal() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\rdeleted 3 expired sessions…"), "{text:?}");
     assert!(text.trim_end().ends_with('3'), "{text:?}");
+}
+
+#[test]
+fn a_fallback_flag_is_one_secret_byte_for_byte() {
+    // A session forged with the one-character secret "x" must not verify against the
+    // fallback "Zq8#old-secret,x" (it once was split at the comma).
+    let forged = stdout(&sessionctl(
+        &["codec", "encode", "--secret", "x"],
+        r#"{"admin":true}"#,
+    ));
+    let out = sessionctl(
+        &[
+            "codec",
+            "decode",
+            "--secret",
+            "new",
+            "--fallback",
+            "Zq8#old-secret,x",
+        ],
+        &forged,
+    );
+    assert_eq!(out.status.code(), Some(3), "the forged session is rejected");
+    // Spaces are part of a secret: a fallback with them still verifies what it signed.
+    let enc = stdout(&sessionctl(
+        &["codec", "encode", "--secret", " spaced "],
+        r#"{"x":1}"#,
+    ));
+    let ok = sessionctl(
+        &[
+            "codec",
+            "decode",
+            "--secret",
+            "new",
+            "--fallback",
+            " spaced ",
+        ],
+        &enc,
+    );
+    assert_eq!(stdout(&ok), r#"{"x":1}"#);
+    // An empty secret is refused, not taken as "no fallback".
+    let empty = sessionctl(
+        &["codec", "decode", "--secret", "new", "--fallback", ""],
+        &enc,
+    );
+    assert_eq!(empty.status.code(), Some(1));
+    // In the environment the list is a JSON array; a comma list is refused, never split.
+    let env = Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+        .args(["codec", "decode", "--secret", "new"])
+        .env("SECRET_KEY_FALLBACKS", "Zq8#old-secret,x")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(env.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&env.stderr).contains("JSON array"));
 }

@@ -51,17 +51,18 @@ const MAX_LONG_BYTES: usize = 1786;
 /// The most values (containers and scalars) one pickle may expand to, counting a shared
 /// reference once per use: a 264-byte pickle of nested shared lists would otherwise expand
 /// to 2⁴⁰ values.
-pub const MAX_VALUES: usize = 200_000;
+pub const MAX_VALUES: usize = 100_000;
 
 /// The most bytes of strings one pickle may expand to, counting each use of a shared string.
-pub const MAX_STRING_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_STRING_BYTES: usize = 8 * 1024 * 1024;
 
 /// The most integer bytes one pickle may hold in total (each costs a conversion to decimal).
 const MAX_TOTAL_LONG_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 enum Obj {
-    Leaf(Value),
+    /// Boxed so an object costs 32 bytes in the arena, not a whole `Value`'s size.
+    Leaf(Box<Value>),
     Bytes,
     List(Vec<usize>),
     Tuple(Vec<usize>),
@@ -114,6 +115,9 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes a pickled session dict.
+// Long on purpose: one loop over the opcodes of a stack machine, one short arm each; split
+// up, the stack, marks and memo would travel through every piece. (The file is over 600
+// lines for the same reason: the reader and the writer of one format.)
 pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
     let mut r = Reader { data, pos: 0 };
     let mut arena: Vec<Obj> = Vec::new();
@@ -242,7 +246,7 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
                 push(
                     &mut arena,
                     &mut stack,
-                    Obj::Leaf(Value::String(s.to_owned())),
+                    Obj::Leaf(Box::new(Value::String(s.to_owned()))),
                 );
             }
             b'C' | b'B' | 0x8e => {
@@ -256,15 +260,27 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
             }
             b'K' => {
                 let v = r.u8()?;
-                push(&mut arena, &mut stack, Obj::Leaf(Value::from(i64::from(v))));
+                push(
+                    &mut arena,
+                    &mut stack,
+                    Obj::Leaf(Box::new(Value::from(i64::from(v)))),
+                );
             }
             b'M' => {
                 let v = r.u16()?;
-                push(&mut arena, &mut stack, Obj::Leaf(Value::from(i64::from(v))));
+                push(
+                    &mut arena,
+                    &mut stack,
+                    Obj::Leaf(Box::new(Value::from(i64::from(v)))),
+                );
             }
             b'J' => {
                 let v = i32::from_le_bytes(r.u32()?.to_le_bytes());
-                push(&mut arena, &mut stack, Obj::Leaf(Value::from(i64::from(v))));
+                push(
+                    &mut arena,
+                    &mut stack,
+                    Obj::Leaf(Box::new(Value::from(i64::from(v)))),
+                );
             }
             0x8a | 0x8b => {
                 let n = if op == 0x8a {
@@ -280,15 +296,27 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
                 let text = long_to_decimal(bytes);
                 let num =
                     Number::from_integer_text(&text).ok_or(PickleError::Malformed("bad long"))?;
-                push(&mut arena, &mut stack, Obj::Leaf(Value::Number(num)));
+                push(
+                    &mut arena,
+                    &mut stack,
+                    Obj::Leaf(Box::new(Value::Number(num))),
+                );
             }
             b'G' => {
                 let f = f64::from_be_bytes(r.take(8)?.try_into().unwrap_or_default());
-                push(&mut arena, &mut stack, Obj::Leaf(Value::from(f)));
+                push(&mut arena, &mut stack, Obj::Leaf(Box::new(Value::from(f))));
             }
-            b'N' => push(&mut arena, &mut stack, Obj::Leaf(Value::Null)),
-            0x88 => push(&mut arena, &mut stack, Obj::Leaf(Value::Bool(true))),
-            0x89 => push(&mut arena, &mut stack, Obj::Leaf(Value::Bool(false))),
+            b'N' => push(&mut arena, &mut stack, Obj::Leaf(Box::new(Value::Null))),
+            0x88 => push(
+                &mut arena,
+                &mut stack,
+                Obj::Leaf(Box::new(Value::Bool(true))),
+            ),
+            0x89 => push(
+                &mut arena,
+                &mut stack,
+                Obj::Leaf(Box::new(Value::Bool(false))),
+            ),
             0x94 => {
                 let id = u32::try_from(memo.len()).map_err(|_| PickleError::TooLarge("memo"))?;
                 memo.insert(id, top!());
@@ -314,6 +342,9 @@ pub fn loads(data: &[u8]) -> Result<Map, PickleError> {
         }
         if arena.len() > data.len() + 16 {
             return Err(PickleError::Malformed("more objects than bytes"));
+        }
+        if arena.len() > MAX_VALUES {
+            return Err(PickleError::TooLarge("too many values"));
         }
     }
     let root = stack.pop().ok_or(PickleError::Malformed("empty pickle"))?;
@@ -353,13 +384,13 @@ fn materialize(
         .ok_or(PickleError::Malformed("bad reference"))?;
     Ok(match obj {
         Obj::Leaf(v) => {
-            if let Value::String(s) = v {
+            if let Value::String(s) = &**v {
                 budget.string_bytes = budget
                     .string_bytes
                     .checked_sub(s.len())
                     .ok_or(PickleError::TooLarge("too many string bytes"))?;
             }
-            v.clone()
+            (**v).clone()
         }
         Obj::Bytes => return Err(PickleError::NotJsonShaped("bytes")),
         Obj::Set(_) => return Err(PickleError::NotJsonShaped("set")),
@@ -372,7 +403,10 @@ fn materialize(
         Obj::Dict(pairs) => {
             let mut m = Map::with_capacity(pairs.len());
             for (k, v) in pairs {
-                let Some(Obj::Leaf(Value::String(k))) = arena.get(*k) else {
+                let Some(Value::String(k)) = arena.get(*k).and_then(|o| match o {
+                    Obj::Leaf(v) => Some(&**v),
+                    _ => None,
+                }) else {
                     return Err(PickleError::NotJsonShaped("non-string dict key"));
                 };
                 budget.string_bytes = budget

@@ -69,7 +69,7 @@ struct Shared {
 /// Django's `SessionMiddleware` as a tower [`Layer`](tower_layer::Layer).
 ///
 /// Request: the session cookie (Django's parser, last duplicate wins) becomes a lazy
-/// [`Session`] in the request's extensions. Response, exactly as Django (§7.2 of the spec):
+/// [`Session`] in the request's extensions. Response, exactly as Django's `SessionMiddleware.process_response` (`django/contrib/sessions/middleware.py`):
 /// the cookie is deleted when the request carried one and the session is empty; otherwise the
 /// session is saved when modified (or `SESSION_SAVE_EVERY_REQUEST`) and not empty — never on a
 /// 5xx — and the cookie set with Django's attributes; `Vary: Cookie` whenever the session was
@@ -182,7 +182,7 @@ fn storage_failure<B: From<&'static str>>(error: &Error) -> Response<B> {
     error_response(StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR_BODY)
 }
 
-/// The response phase of Django's `SessionMiddleware` (§7.2), applied to `res`.
+/// The response phase of Django's `SessionMiddleware.process_response`, applied to `res`.
 async fn finish<B: From<&'static str>>(
     shared: &Shared,
     session: &mut Session,

@@ -1,5 +1,6 @@
-//! Django's SessionMiddleware response algorithm (§7.2), its cookie strings (§7.3) and Vary
-//! patching (§7.4), on the memory store with a fixed clock.
+//! Django's SessionMiddleware.process_response (django/contrib/sessions/middleware.py), its
+//! cookie strings (HttpResponse.set_cookie / delete_cookie) and Vary patching
+//! (django.utils.cache.patch_vary_headers), on the memory store with a fixed clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -163,6 +163,7 @@ async fn store(settings: &Settings) -> Result<Arc<DynSessionStore>, Fail> {
     Ok(session_registry::build_store(settings).await?)
 }
 
+// One short arm per command: long only by their number.
 async fn run(cli: Cli) -> Result<(), Fail> {
     let settings = settings(&cli.global)?;
     let clock = SystemClock;

@@ -1,5 +1,6 @@
 //! The cases. Each is a plain async function over a [`Ctx`]; the table at the bottom names
-//! them and the capabilities they need.
+//! them and the capabilities they need. (Over 600 lines on purpose: the suite is read as one
+//! list, in the order of Django's own tests, each case a short function.)
 
 use chrono::TimeDelta;
 use session_core::key::generate_key;

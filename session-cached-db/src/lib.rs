@@ -439,6 +439,20 @@ impl SessionStore for CachedDbStore {
         self.bury(key).await
     }
 
+    async fn close(&self) {
+        self.db.close().await;
+    }
+
+    async fn clear_expired_with_progress(
+        &self,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Option<u64>, Error> {
+        self.db
+            .clear_expired_with_progress(progress)
+            .await
+            .map(Some)
+    }
+
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {
         // Cache entries die by their TTL.
         self.db.clear_expired().await

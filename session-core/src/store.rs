@@ -100,6 +100,10 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         }
         Ok(n)
     }
+
+    /// Releases the store's connections (pools) at shutdown; later calls may fail. The
+    /// default does nothing.
+    async fn close(&self) {}
 }
 
 /// A session store chosen at run time.
@@ -117,6 +121,7 @@ macro_rules! forward {
             async fn save(&self, record: &Record<'_>) -> Result<String, Error> { (**self).save(record).await }
             async fn delete(&self, key: &str) -> Result<(), Error> { (**self).delete(key).await }
             async fn clear_expired(&self) -> Result<Option<u64>, Error> { (**self).clear_expired().await }
+            async fn close(&self) { (**self).close().await }
             async fn clear_expired_with_progress(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<Option<u64>, Error> { (**self).clear_expired_with_progress(progress).await }
         }
     )*};

@@ -80,6 +80,9 @@ session_core::settings_table! {
     pub struct DbSettings {
         /// `DATABASE_URL`: `sqlite:///path`, `postgres://…`, `mysql://…` or `mariadb://…`.
         url: Option<ConnectionUrl> = "DATABASE_URL" => None,
+        /// `SESSION_CLEAR_EXPIRED_PAUSE_MS` (not a Django setting): milliseconds between two
+        /// batches of `clear_expired` (default 5), so a large clear leaves the write lock free.
+        clear_pause_ms: u64 = "SESSION_CLEAR_EXPIRED_PAUSE_MS" => 5,
     }
 }
 
@@ -176,6 +179,9 @@ pub struct DbOptions {
     pub min_connections: u32,
     /// How long an operation waits for a connection before failing (default 5 s).
     pub acquire_timeout: Duration,
+    /// The pause between two batches of `clear_expired` (default 5 ms): on SQLite, where one
+    /// writer holds the lock at a time, it lets live traffic write between batches.
+    pub clear_pause: Duration,
 }
 
 impl Default for DbOptions {
@@ -185,6 +191,7 @@ impl Default for DbOptions {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(5),
+            clear_pause: Duration::from_millis(5),
         }
     }
 }

@@ -25,6 +25,7 @@ pub struct DbStore {
     signer: Signer,
     clock: Arc<dyn Clock>,
     statements: Arc<AtomicU64>,
+    clear_pause: std::time::Duration,
 }
 
 impl fmt::Debug for DbStore {
@@ -58,7 +59,16 @@ impl DbStore {
         let db =
             DbSettings::from_settings(settings).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
         let url = db.url.ok_or(DbError::MissingUrl)?;
-        Self::connect(url.as_str(), settings).await
+        Self::connect_with(
+            url.as_str(),
+            settings.session_signer(),
+            Arc::new(SystemClock),
+            DbOptions {
+                clear_pause: std::time::Duration::from_millis(db.clear_pause_ms),
+                ..DbOptions::default()
+            },
+        )
+        .await
     }
 
     /// Connects with an explicit signer, clock and options. SQLite files are created when
@@ -79,7 +89,9 @@ impl DbStore {
             #[allow(unreachable_patterns)]
             other => return Err(DbError::NotCompiled(other.feature())),
         };
-        Self::over(db, signer, clock, &options.table)
+        let mut store = Self::over(db, signer, clock, &options.table)?;
+        store.clear_pause = options.clear_pause;
+        Ok(store)
     }
 
     fn over(
@@ -103,6 +115,7 @@ impl DbStore {
             signer,
             clock,
             statements: Arc::default(),
+            clear_pause: std::time::Duration::ZERO,
         })
     }
 
@@ -212,7 +225,11 @@ impl DbStore {
                 return Ok(total);
             }
             // Let other writers take the lock between batches (SQLite has one writer).
-            tokio::task::yield_now().await;
+            if self.clear_pause.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(self.clear_pause).await;
+            }
         }
     }
 
@@ -310,5 +327,9 @@ impl SessionStore for DbStore {
         DbStore::clear_expired_with_progress(self, progress)
             .await
             .map(Some)
+    }
+
+    async fn close(&self) {
+        DbStore::close(self).await;
     }
 }

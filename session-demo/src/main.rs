@@ -35,6 +35,62 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         settings.engine,
         listener.local_addr()?
     );
-    axum::serve(listener, session_demo::router(store, &settings)).await?;
+    let drain = shutdown_timeout()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = store.clone();
+    let server = tokio::spawn(async move {
+        let store = serving;
+        axum::serve(listener, session_demo::router(store.clone(), &settings))
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    eprintln!(
+        "session-demo: stopping: no new connections; finishing requests in flight (up to {drain:?}, SHUTDOWN_TIMEOUT)"
+    );
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(drain, server).await {
+        Ok(result) => result??,
+        Err(_) => eprintln!("session-demo: requests still in flight after {drain:?} were dropped"),
+    }
+    store.close().await;
+    eprintln!("session-demo: stopped");
     Ok(())
+}
+
+/// `SHUTDOWN_TIMEOUT` (seconds, default 10): how long SIGTERM/SIGINT wait for requests in
+/// flight.
+fn shutdown_timeout() -> Result<std::time::Duration, String> {
+    match std::env::var("SHUTDOWN_TIMEOUT") {
+        Ok(v) => v
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| format!("SHUTDOWN_TIMEOUT {v:?} is not a number of seconds")),
+        Err(_) => Ok(std::time::Duration::from_secs(10)),
+    }
+}
+
+/// Resolves on SIGTERM (how service managers stop a process) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -13,6 +13,23 @@ use session_core::{Clock, DynSessionStore, Settings, SettingsSource, SystemClock
 /// Exit status when a session or string is rejected (missing, expired, invalid).
 const REJECTED: u8 = 3;
 
+/// Exit status after SIGINT/SIGTERM (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[derive(Parser)]
 #[command(name = "sessionctl", version, about = "Django-compatible session tool")]
 struct Cli {
@@ -229,15 +246,24 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::ClearExpired => {
             // Django's clearsessions; batching engines report progress on a terminal.
+            // Interrupted (SIGINT/SIGTERM), it stops between statements — each batch is one
+            // DELETE, so the store stays consistent — and says how many it removed.
             let store = store(&settings).await?;
             let tty = std::io::stderr().is_terminal();
-            let cleared = store
-                .clear_expired_with_progress(&|n| {
-                    if tty {
-                        eprint!("\rdeleted {n} expired sessions…");
-                    }
-                })
-                .await?;
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let progress = |n: u64| {
+                done.store(n, std::sync::atomic::Ordering::Relaxed);
+                if tty {
+                    eprint!("\rdeleted {n} expired sessions…");
+                }
+            };
+            let cleared = tokio::select! {
+                r = store.clear_expired_with_progress(&progress) => r?,
+                () = interrupted() => {
+                    let n = done.load(std::sync::atomic::Ordering::Relaxed);
+                    return Err(Fail(INTERRUPTED, format!("interrupted: at least {n} expired sessions were removed; run it again to finish")));
+                }
+            };
             if tty {
                 eprintln!();
             }

@@ -371,3 +371,107 @@ fn a_fallback_flag_is_one_secret_byte_for_byte() {
     assert_eq!(env.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&env.stderr).contains("JSON array"));
 }
+
+#[cfg(unix)]
+#[test]
+fn clear_expired_interrupted_stops_cleanly_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.sqlite3");
+    let url = format!("sqlite://{}", db.display());
+    // Creates the table.
+    let first = sessionctl(
+        &[
+            "clear-expired",
+            "--secret",
+            "k",
+            "--engine",
+            "db",
+            "--database-url",
+            &url,
+        ],
+        "",
+    );
+    assert!(first.status.success());
+    // 30 000 expired rows and one live one.
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); \
+         c.executemany('INSERT INTO django_session VALUES (?, ?, ?)', \
+         [('expired%026d' % i, 'x', '2000-01-01 00:00:00') for i in range(30000)]); \
+         c.execute(\"INSERT INTO django_session VALUES ('livesession000000000000000000001', 'x', '2999-01-01 00:00:00')\"); \
+         c.commit()",
+        db.display().to_string()
+    );
+    assert!(
+        Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+        .args([
+            "clear-expired",
+            "--secret",
+            "k",
+            "--engine",
+            "db",
+            "--database-url",
+            &url,
+        ])
+        .env("SESSION_CLEAR_EXPIRED_PAUSE_MS", "100")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let removed: u64 = stderr
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(removed > 0 && removed < 30_000, "{stderr}");
+    let count = |sql: &str| -> u64 {
+        let o = Command::new("python3")
+            .args([
+                "-c",
+                &format!(
+                    "import sqlite3; print(sqlite3.connect({:?}).execute({sql:?}).fetchone()[0])",
+                    db.display().to_string()
+                ),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    };
+    let left = count("SELECT COUNT(*) FROM django_session WHERE expire_date < '2001-01-01'");
+    assert!(left <= 30_000 - removed, "left {left}, removed {removed}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM django_session WHERE expire_date > '2998-01-01'"),
+        1,
+        "the live session is untouched"
+    );
+    // A rerun finishes the job.
+    let again = sessionctl(
+        &[
+            "clear-expired",
+            "--secret",
+            "k",
+            "--engine",
+            "db",
+            "--database-url",
+            &url,
+        ],
+        "",
+    );
+    assert!(again.status.success());
+    assert_eq!(count("SELECT COUNT(*) FROM django_session"), 1);
+}

@@ -51,7 +51,7 @@ const MAX_LONG_BYTES: usize = 1786;
 /// The most values (containers and scalars) one pickle may expand to, counting a shared
 /// reference once per use: a 264-byte pickle of nested shared lists would otherwise expand
 /// to 2⁴⁰ values.
-pub const MAX_VALUES: usize = 100_000;
+pub const MAX_VALUES: usize = 50_000;
 
 /// The most bytes of strings one pickle may expand to, counting each use of a shared string.
 pub const MAX_STRING_BYTES: usize = 8 * 1024 * 1024;
@@ -678,6 +678,29 @@ mod tests {
         // l = []; l.append(l): a cycle is refused, not followed forever.
         let cyclic = b"\x80\x05\x95\x0b\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94]\x94h\x02as.";
         assert!(matches!(loads(cyclic), Err(PickleError::TooLarge(_))));
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn fuzz_findings_stay_fixed() {
+        // 268 bytes of nested shared lists expanding to ~70 000 values: over the budget.
+        let wide = unhex(
+            "8004953f010000000000007d948c0161945d94285d94285d94285d944b016168056805680568056805680568056805680568056805680568056805680568056805680565680468046804680468046804680468046804680468046804680468046804680468046804680468046804680468046804680468046804680468046804680468046804680468046805680468046804680468046804680468046804680468046804680465680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680368036803680365732e",
+        );
+        assert_eq!(loads(&wide), Err(PickleError::TooLarge("too many values")));
+        // 64 KiB of one-byte objects: refused at the value budget, before the arena grows
+        // into one large allocation.
+        let mut many = vec![0x80, 5, b'}', 0x94, 0x8c, 1, b'a', 0x94, b']', 0x94, b'('];
+        many.extend(std::iter::repeat_n(b'N', 65_000));
+        many.extend_from_slice(b"es.");
+        assert_eq!(loads(&many), Err(PickleError::TooLarge("too many values")));
+        assert!(std::mem::size_of::<Obj>() <= 32);
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! Fault runs: a private server (its own port and data directory — the shared services are
+//! never touched) is killed with SIGKILL under load and restarted. Checked: no acknowledged
+//! write lost, no deleted session served again, the engine recovers by itself, and no
+//! operation waits longer than the configured timeouts. Figures go to
+//! `target/reliability/<name>.json` (quoted in RELIABILITY.md).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use session_conformance::unavailable;
+use session_core::{DynSessionStore, Settings};
+use session_stress::{Outcome, Plan, run};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([
+            PathBuf::from("/usr/sbin"),
+            PathBuf::from("/usr/lib/postgresql/15/bin"),
+        ])
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+fn kill9(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+async fn wait_port(port: u16, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// What a fault run measured.
+#[derive(Debug, serde::Serialize)]
+struct Figures {
+    name: String,
+    outcome: Outcome,
+    /// From the restart to the first successful operation.
+    recovery_ms: u64,
+}
+
+fn record(f: &Figures) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/reliability");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(
+        dir.join(format!("{}.json", f.name)),
+        serde_json::to_string_pretty(f).unwrap(),
+    );
+    eprintln!("{}", serde_json::to_string(f).unwrap());
+}
+
+/// Runs load on `store`; after 2 s `kill` kills the server, 2 s later `restart` starts it
+/// again; then the load finishes and every invariant is checked.
+async fn under_fault(
+    name: &str,
+    store: Arc<DynSessionStore>,
+    kill: impl FnOnce(),
+    restart: impl FnOnce(),
+    max_wait: Duration,
+) {
+    let plan = Plan {
+        tasks: 16,
+        operations: 40_000,
+        time_limit: Duration::from_secs(14),
+    };
+    let load = tokio::spawn({
+        let store = store.clone();
+        async move { run(store, &plan).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    restart();
+    let restarted = Instant::now();
+    let mut recovery_ms = u64::MAX;
+    while restarted.elapsed() < Duration::from_secs(30) {
+        if store.exists("probeprobeprobe1").await.is_ok() {
+            recovery_ms = u64::try_from(restarted.elapsed().as_millis()).unwrap_or(u64::MAX);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let outcome = load.await.unwrap();
+    let f = Figures {
+        name: name.to_owned(),
+        outcome,
+        recovery_ms,
+    };
+    record(&f);
+    assert!(f.outcome.clean(), "{name}: {f:?}");
+    assert!(f.outcome.errors > 0, "{name}: the fault was felt: {f:?}");
+    assert!(recovery_ms < 30_000, "{name}: recovered by itself: {f:?}");
+    assert!(
+        Duration::from_millis(f.outcome.max_latency_ms) <= max_wait,
+        "{name}: an operation waited {} ms, over {max_wait:?}: {f:?}",
+        f.outcome.max_latency_ms
+    );
+}
+
+fn settings(pairs: &[(&str, &str)]) -> Settings {
+    let mut all = vec![("SECRET_KEY", "fault-secret")];
+    all.extend_from_slice(pairs);
+    Settings::from_pairs(all).unwrap()
+}
+
+fn redis_server(port: u16, dir: &Path) -> Child {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_and_restarted_under_load() {
+    if which("redis-server").is_none() {
+        return unavailable("fault: redis", &"redis-server is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Arc::new(std::sync::Mutex::new(redis_server(port, dir.path())));
+    assert!(wait_port(port, Duration::from_secs(10)).await);
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let store = session_registry::build_store(&settings(&[
+        ("SESSION_ENGINE", "cache"),
+        ("CACHE_URL", &url),
+    ]))
+    .await
+    .unwrap();
+    let (s1, s2) = (server.clone(), server.clone());
+    let path = dir.path().to_path_buf();
+    under_fault(
+        "cache-redis-kill9",
+        store,
+        move || kill9(&mut s1.lock().unwrap()),
+        move || *s2.lock().unwrap() = redis_server(port, &path),
+        // One connect (1 s) plus one response timeout (2 s), with retries, and slack.
+        Duration::from_secs(8),
+    )
+    .await;
+    kill9(&mut server.lock().unwrap());
+}
+
+fn as_postgres(cmd: &str) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "sh", "-c", cmd])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_and_restarted_under_load() {
+    let (Some(initdb), Some(pg_ctl)) = (which("initdb"), which("pg_ctl")) else {
+        return unavailable("fault: postgres", &"initdb/pg_ctl are not installed");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _ = Command::new("chown")
+        .args(["-R", "postgres"])
+        .arg(dir.path())
+        .status();
+    let port = free_port();
+    if !as_postgres(&format!(
+        "{} -D {} -A trust -U postgres >/dev/null",
+        initdb.display(),
+        data.display()
+    )) {
+        return unavailable(
+            "fault: postgres",
+            &"initdb failed (needs the postgres user)",
+        );
+    }
+    let start = format!(
+        "{} -D {} -o '-p {port} -k {} -c listen_addresses=127.0.0.1' -l {}/log start >/dev/null",
+        pg_ctl.display(),
+        data.display(),
+        dir.path().display(),
+        dir.path().display()
+    );
+    assert!(as_postgres(&start));
+    assert!(wait_port(port, Duration::from_secs(20)).await);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let store = session_registry::build_store(&settings(&[
+        ("SESSION_ENGINE", "db"),
+        ("DATABASE_URL", &url),
+    ]))
+    .await
+    .unwrap();
+    let pidfile = data.join("postmaster.pid");
+    under_fault(
+        "db-postgres-kill9",
+        store,
+        move || {
+            let pid = std::fs::read_to_string(&pidfile).unwrap();
+            let pid = pid.lines().next().unwrap().trim().to_owned();
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        },
+        {
+            let start = start.clone();
+            move || {
+                // The postmaster is gone; its children exit on their own. Start again
+                // (crash recovery replays the WAL).
+                std::thread::sleep(Duration::from_millis(300));
+                assert!(as_postgres(&start));
+            }
+        },
+        // The pool's acquire timeout (5 s) plus slack.
+        Duration::from_secs(8),
+    )
+    .await;
+    as_postgres(&format!(
+        "{} -D {} stop -m immediate >/dev/null",
+        pg_ctl.display(),
+        data.display()
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_writer_killed_mid_write_leaves_every_session_readable() {
+    // The writer is a separate process (session-stress on the file engine), killed with
+    // SIGKILL while its 64 tasks write; afterwards every session file must read as a whole
+    // session, and clear_expired must be able to run.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().display().to_string();
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_session-stress"))
+        .args(["10000000", "64", "60"])
+        .env("SECRET_KEY", "fault-secret")
+        .env("SESSION_ENGINE", "file")
+        .env("SESSION_FILE_PATH", &path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill9(&mut writer);
+    let store = session_registry::build_store(&settings(&[
+        ("SESSION_ENGINE", "file"),
+        ("SESSION_FILE_PATH", &path),
+    ]))
+    .await
+    .unwrap();
+    let mut sessions = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(key) = name.strip_prefix("sessionid") else {
+            continue;
+        };
+        if key.contains("_out_") {
+            continue; // an orphaned temporary file: never read as a session
+        }
+        let data = store
+            .load(key)
+            .await
+            .unwrap()
+            .expect("a whole session, never a torn one");
+        assert!(data.contains_key("n"), "{key}");
+        sessions += 1;
+    }
+    assert!(sessions > 0, "the writer wrote");
+    store.clear_expired().await.unwrap();
+    eprintln!("{{\"name\":\"file-writer-kill9\",\"sessions_checked\":{sessions}}}");
+}
+
+fn mariadbd(port: u16, dir: &Path) -> Child {
+    Command::new(which("mariadbd").unwrap())
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .arg(format!("--pid-file={}", dir.join("pid").display()))
+        .args([
+            &format!("--port={port}"),
+            "--bind-address=127.0.0.1",
+            "--user=mysql",
+            "--skip-grant-tables",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_killed_and_restarted_under_load() {
+    let (Some(install), Some(_)) = (which("mariadb-install-db"), which("mariadbd")) else {
+        return unavailable(
+            "fault: mariadb",
+            &"mariadb-install-db/mariadbd are not installed",
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _ = Command::new("chown")
+        .args(["-R", "mysql"])
+        .arg(dir.path())
+        .status();
+    let installed = Command::new(install)
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.path().join("data").display()))
+        .args([
+            "--user=mysql",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        return unavailable("fault: mariadb", &"mariadb-install-db failed");
+    }
+    let port = free_port();
+    let server = Arc::new(std::sync::Mutex::new(mariadbd(port, dir.path())));
+    assert!(wait_port(port, Duration::from_secs(30)).await);
+    let url = format!("mysql://root@127.0.0.1:{port}/mysql");
+    let store = session_registry::build_store(&settings(&[
+        ("SESSION_ENGINE", "db"),
+        ("DATABASE_URL", &url),
+    ]))
+    .await
+    .unwrap();
+    let (s1, s2) = (server.clone(), server.clone());
+    let path = dir.path().to_path_buf();
+    under_fault(
+        "db-mariadb-kill9",
+        store,
+        move || kill9(&mut s1.lock().unwrap()),
+        move || *s2.lock().unwrap() = mariadbd(port, &path),
+        Duration::from_secs(8),
+    )
+    .await;
+    kill9(&mut server.lock().unwrap());
+}

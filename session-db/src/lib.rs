@@ -196,6 +196,14 @@ impl Default for DbOptions {
     }
 }
 
+/// The pool options every database shares (sizes and acquire timeout).
+pub(crate) fn pool_options<DB: sqlx::Database>(options: &DbOptions) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(options.max_connections)
+        .min_connections(options.min_connections)
+        .acquire_timeout(options.acquire_timeout)
+}
+
 pub(crate) fn classify(e: sqlx::Error) -> Error {
     let transient = matches!(
         e,

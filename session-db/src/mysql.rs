@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 
 use crate::database::{Database, Row, Write, bind_write};
 use crate::{Backend, DbError, DbOptions, django_index_name};
@@ -13,10 +13,7 @@ pub(crate) async fn connect(url: &str, options: &DbOptions) -> Result<MySqlPool,
     let url = url.replacen("mariadb://", "mysql://", 1);
     let opts =
         MySqlConnectOptions::from_str(&url).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
-    MySqlPoolOptions::new()
-        .max_connections(options.max_connections)
-        .min_connections(options.min_connections)
-        .acquire_timeout(options.acquire_timeout)
+    crate::pool_options(options)
         .connect_with(opts)
         .await
         .map_err(|e| DbError::Session(crate::classify(e)))

@@ -4,17 +4,14 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 
 use crate::database::{Database, Row, Write, bind_write};
 use crate::{Backend, DbError, DbOptions, django_index_name};
 
 pub(crate) async fn connect(url: &str, options: &DbOptions) -> Result<PgPool, DbError> {
     let opts = PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
-    PgPoolOptions::new()
-        .max_connections(options.max_connections)
-        .min_connections(options.min_connections)
-        .acquire_timeout(options.acquire_timeout)
+    crate::pool_options(options)
         .connect_with(opts)
         .await
         .map_err(|e| DbError::Session(crate::classify(e)))

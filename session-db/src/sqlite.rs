@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool};
 
 use crate::database::{Database, Row, Write, bind_write};
 use crate::{Backend, DbError, DbOptions, django_index_name};
@@ -32,10 +32,7 @@ pub(crate) async fn connect(url: &str, options: &DbOptions) -> Result<SqlitePool
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
-    SqlitePoolOptions::new()
-        .max_connections(options.max_connections)
-        .min_connections(options.min_connections)
-        .acquire_timeout(options.acquire_timeout)
+    crate::pool_options(options)
         .connect_with(opts)
         .await
         .map_err(|e| DbError::Session(crate::classify(e)))

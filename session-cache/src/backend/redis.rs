@@ -103,8 +103,120 @@ pub(crate) fn connect_cluster(url: &str) -> Connecting {
             .build()
             .map_err(|e| invalid_url(e.to_string()))?;
         let conn = client.get_async_connection().await.map_err(redis_error)?;
-        Ok(Arc::new(Redis::cluster(conn)) as Arc<dyn CacheBackend>)
+        Ok(Arc::new(Cluster {
+            client,
+            current: std::sync::RwLock::new(Redis::cluster(conn)),
+            reseeded_at: std::sync::Mutex::new(None),
+        }) as Arc<dyn CacheBackend>)
     })
+}
+
+/// How often at most a Cluster connection is rebuilt from the seed nodes.
+const RESEED_EVERY: Duration = Duration::from_secs(1);
+
+/// A Redis Cluster connection that rebuilds itself from the seed nodes after connection
+/// errors. The client reconnects to a failed node's address and refreshes its slot map only
+/// on a `MOVED` reply, which a dead master never sends: after a failover (a replica
+/// promoted) it would keep failing for that master's slots. A fresh connection reads the
+/// slot map from any seed that answers.
+struct Cluster {
+    client: redis::cluster::ClusterClient,
+    current: std::sync::RwLock<Redis<ClusterConnection>>,
+    reseeded_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster").finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    fn conn(&self) -> Redis<ClusterConnection> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After a transient error: rebuilds the connection (at most once per second).
+    async fn after<T>(&self, r: Result<T, Error>) -> Result<T, Error> {
+        if let Err(e) = &r {
+            if e.is_transient() {
+                let due = {
+                    let mut at = self
+                        .reseeded_at
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let due = at.is_none_or(|t| t.elapsed() >= RESEED_EVERY);
+                    if due {
+                        *at = Some(std::time::Instant::now());
+                    }
+                    due
+                };
+                if due {
+                    if let Ok(Ok(conn)) = tokio::time::timeout(
+                        REDIS_CONNECT_TIMEOUT * 2,
+                        self.client.get_async_connection(),
+                    )
+                    .await
+                    {
+                        *self
+                            .current
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Redis::cluster(conn);
+                    }
+                }
+            }
+        }
+        r
+    }
+}
+
+#[async_trait]
+impl CacheBackend for Cluster {
+    fn kind(&self) -> &'static str {
+        "redis-cluster"
+    }
+    fn is_in_process(&self) -> bool {
+        false
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.after(self.conn().get(key).await).await
+    }
+    async fn add(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
+        self.after(self.conn().add(key, value, ttl).await).await
+    }
+    async fn replace(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
+        self.after(self.conn().replace(key, value, ttl).await).await
+    }
+    async fn set(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Error> {
+        self.after(self.conn().set(key, value, ttl).await).await
+    }
+    async fn set_unless(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: u64,
+        guard: &[u8],
+    ) -> Result<bool, Error> {
+        self.after(self.conn().set_unless(key, value, ttl, guard).await)
+            .await
+    }
+    async fn set_many(&self, keys: &[String], value: &[u8], ttl: u64) -> Result<(), Error> {
+        self.after(self.conn().set_many(keys, value, ttl).await)
+            .await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, Error> {
+        self.after(self.conn().delete(key).await).await
+    }
+    async fn delete_many(&self, keys: &[String]) -> Result<u64, Error> {
+        self.after(self.conn().delete_many(keys).await).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.after(self.conn().exists(key).await).await
+    }
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync> Redis<C> {

@@ -48,10 +48,13 @@ async fn measure(store: &Arc<DbStore>, keys: &[String], secs: u64) -> (Duration,
 
 #[tokio::main]
 async fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs a small smoke version.
+    let bench = std::env::args().any(|a| a == "--bench");
     let rows: u64 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(if bench { 1_000_000 } else { 2_000 });
+    let secs = if bench { 4 } else { 1 };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/clear.sqlite3", dir.path().display());
     let settings = Settings::new("bench-secret").unwrap();
@@ -73,7 +76,7 @@ async fn main() {
         s.save(false).await.unwrap();
         keys.push(s.session_key().unwrap().to_owned());
     }
-    let (alone, alone_errors, alone_n) = measure(&store, &keys, 4).await;
+    let (alone, alone_errors, alone_n) = measure(&store, &keys, secs).await;
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
@@ -91,7 +94,7 @@ async fn main() {
             (n, t.elapsed())
         })
     };
-    let (during, during_errors, during_n) = measure(&store, &keys, 4).await;
+    let (during, during_errors, during_n) = measure(&store, &keys, secs).await;
     let (cleared, took) = clearing.await.unwrap();
     println!("sqlite clear_expired under 8 clients ({rows} expired rows):");
     println!("  alone:  p99 {alone:?} over {alone_n} requests, {alone_errors} errors");

@@ -94,6 +94,54 @@ impl DbStore {
         Ok(store)
     }
 
+    /// A store over your application's own SQLite pool: it shares the pool's size and
+    /// timeouts (`options.table` names the table; the other options are the pool's business).
+    #[cfg(feature = "sqlite")]
+    pub fn from_sqlite_pool(
+        pool: sqlx::SqlitePool,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        options: &DbOptions,
+    ) -> Result<DbStore, DbError> {
+        Self::from_pool(Arc::new(pool), signer, clock, options)
+    }
+
+    /// A store over your application's own PostgreSQL pool (see
+    /// [`from_sqlite_pool`](Self::from_sqlite_pool)).
+    #[cfg(feature = "postgres")]
+    pub fn from_pg_pool(
+        pool: sqlx::PgPool,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        options: &DbOptions,
+    ) -> Result<DbStore, DbError> {
+        Self::from_pool(Arc::new(pool), signer, clock, options)
+    }
+
+    /// A store over your application's own MySQL/MariaDB pool (see
+    /// [`from_sqlite_pool`](Self::from_sqlite_pool)).
+    #[cfg(feature = "mysql")]
+    pub fn from_mysql_pool(
+        pool: sqlx::MySqlPool,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        options: &DbOptions,
+    ) -> Result<DbStore, DbError> {
+        Self::from_pool(Arc::new(pool), signer, clock, options)
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    fn from_pool(
+        db: Arc<dyn Database>,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        options: &DbOptions,
+    ) -> Result<DbStore, DbError> {
+        let mut store = Self::over(db, signer, clock, &options.table)?;
+        store.clear_pause = options.clear_pause;
+        Ok(store)
+    }
+
     fn over(
         db: Arc<dyn Database>,
         signer: Signer,

@@ -235,3 +235,69 @@ async fn dead_server_is_a_transient_error_and_the_engine_recovers() {
     store.drop_table().await.unwrap();
     proxy_task.abort();
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn a_store_shares_the_apps_own_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/app.sqlite3?mode=rwc", dir.path().display());
+    // The app's pool, with its own size.
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = DbStore::from_sqlite_pool(
+        pool.clone(),
+        settings().session_signer(),
+        Arc::new(SystemClock),
+        &DbOptions::default(),
+    )
+    .unwrap();
+    store.ensure_schema().await.unwrap();
+    let store = Arc::new(store);
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("x", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    // The row is in the app's database, seen through the app's pool.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM django_session WHERE session_key = ?")
+        .bind(&key)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(pool.size() <= 2, "the app's pool size holds");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_store_shares_the_apps_own_postgres_pool() {
+    let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .connect(&pg_url())
+        .await
+    else {
+        return unavailable("db-postgres own pool", &"no postgres");
+    };
+    let options = DbOptions {
+        table: format!("ownpool_{}", &generate_key()[..8]),
+        ..DbOptions::default()
+    };
+    let store = DbStore::from_pg_pool(
+        pool.clone(),
+        settings().session_signer(),
+        Arc::new(SystemClock),
+        &options,
+    )
+    .unwrap();
+    store.ensure_schema().await.unwrap();
+    let store = Arc::new(store);
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("x", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    assert!(store.load(&key).await.unwrap().is_some());
+    assert!(pool.size() <= 3);
+    store.drop_table().await.unwrap();
+}

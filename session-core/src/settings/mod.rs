@@ -185,6 +185,15 @@ pub fn is_weak_secret(secret: &[u8]) -> bool {
     secret.len() < 50 || distinct.len() < 5
 }
 
+fn warn_if_weak(setting: &'static str, secret: &Secret) {
+    if is_weak_secret(secret.expose()) {
+        tracing::warn!(
+            setting,
+            "a secret has fewer than 50 characters or fewer than 5 distinct characters (Django's security.W009)"
+        );
+    }
+}
+
 impl Settings {
     /// Validates the core settings of `source` and keeps it for the engines' own tables.
     pub fn from_source(source: SettingsSource) -> Result<Settings, ConfigError> {
@@ -261,7 +270,11 @@ impl Settings {
                 setting: "SECRET_KEY",
             });
         }
-        let mut s = Settings::from_source(SettingsSource::new().set("SECRET_KEY", "x").clone())?;
+        // Validated with a stand-in (the secret may not be UTF-8), then the real one is kept.
+        let stand_in = "stand-in-secret-replaced-below-0123456789-abcdefghijklmnop";
+        let mut s =
+            Settings::from_source(SettingsSource::new().set("SECRET_KEY", stand_in).clone())?;
+        warn_if_weak("SECRET_KEY", &secret);
         s.secret_key = secret;
         Ok(s)
     }

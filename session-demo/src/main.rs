@@ -32,7 +32,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
         "session-demo: {} sessions, serving on http://{}/",
-        settings.engine,
+        settings.engine_name(),
         listener.local_addr()?
     );
     let drain = shutdown_timeout()?;

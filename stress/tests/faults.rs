@@ -120,6 +120,36 @@ async fn under_fault(
     );
 }
 
+/// Starts a server process with `start`, builds the engine `pairs` (plus the URL made from
+/// the port) describe, and runs the load while the process is killed and started again.
+async fn kill_and_restart(
+    name: &str,
+    start: impl Fn() -> Child + Send + Sync + 'static,
+    port: u16,
+    pairs: &[(&str, &str)],
+    max_wait: Duration,
+) {
+    let start = Arc::new(start);
+    let server = Arc::new(std::sync::Mutex::new(start()));
+    assert!(
+        wait_port(port, Duration::from_secs(30)).await,
+        "{name}: the server started"
+    );
+    let store = session_registry::build_store(&settings(pairs))
+        .await
+        .unwrap();
+    let (s1, s2) = (server.clone(), server.clone());
+    under_fault(
+        name,
+        store,
+        move || kill9(&mut s1.lock().unwrap()),
+        move || *s2.lock().unwrap() = start(),
+        max_wait,
+    )
+    .await;
+    kill9(&mut server.lock().unwrap());
+}
+
 fn settings(pairs: &[(&str, &str)]) -> Settings {
     let mut all = vec![("SECRET_KEY", "fault-secret")];
     all.extend_from_slice(pairs);
@@ -155,27 +185,17 @@ async fn redis_killed_and_restarted_under_load() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let server = Arc::new(std::sync::Mutex::new(redis_server(port, dir.path())));
-    assert!(wait_port(port, Duration::from_secs(10)).await);
     let url = format!("redis://127.0.0.1:{port}/0");
-    let store = session_registry::build_store(&settings(&[
-        ("SESSION_ENGINE", "cache"),
-        ("CACHE_URL", &url),
-    ]))
-    .await
-    .unwrap();
-    let (s1, s2) = (server.clone(), server.clone());
     let path = dir.path().to_path_buf();
-    under_fault(
+    kill_and_restart(
         "cache-redis-kill9",
-        store,
-        move || kill9(&mut s1.lock().unwrap()),
-        move || *s2.lock().unwrap() = redis_server(port, &path),
+        move || redis_server(port, &path),
+        port,
+        &[("SESSION_ENGINE", "cache"), ("CACHE_URL", &url)],
         // One connect (1 s) plus one response timeout (2 s), with retries, and slack.
         Duration::from_secs(8),
     )
     .await;
-    kill9(&mut server.lock().unwrap());
 }
 
 fn as_postgres(cmd: &str) -> bool {
@@ -345,26 +365,16 @@ async fn mariadb_killed_and_restarted_under_load() {
         return unavailable("fault: mariadb", &"mariadb-install-db failed");
     }
     let port = free_port();
-    let server = Arc::new(std::sync::Mutex::new(mariadbd(port, dir.path())));
-    assert!(wait_port(port, Duration::from_secs(30)).await);
     let url = format!("mysql://root@127.0.0.1:{port}/mysql");
-    let store = session_registry::build_store(&settings(&[
-        ("SESSION_ENGINE", "db"),
-        ("DATABASE_URL", &url),
-    ]))
-    .await
-    .unwrap();
-    let (s1, s2) = (server.clone(), server.clone());
     let path = dir.path().to_path_buf();
-    under_fault(
+    kill_and_restart(
         "db-mariadb-kill9",
-        store,
-        move || kill9(&mut s1.lock().unwrap()),
-        move || *s2.lock().unwrap() = mariadbd(port, &path),
+        move || mariadbd(port, &path),
+        port,
+        &[("SESSION_ENGINE", "db"), ("DATABASE_URL", &url)],
         Duration::from_secs(8),
     )
     .await;
-    kill9(&mut server.lock().unwrap());
 }
 
 fn cluster_node(port: u16, dir: &Path) -> Child {

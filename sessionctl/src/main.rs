@@ -13,6 +13,9 @@ use session_core::{Clock, DynSessionStore, Settings, SettingsSource, SystemClock
 /// Exit status when a session or string is rejected (missing, expired, invalid).
 const REJECTED: u8 = 3;
 
+/// Exit status when a session exists but cannot be read (wrong secret, corrupt data).
+const UNREADABLE_EXIT: u8 = 4;
+
 /// Exit status after SIGINT/SIGTERM (128 + SIGINT, as shells report it).
 const INTERRUPTED: u8 = 130;
 
@@ -79,7 +82,8 @@ enum Command {
     /// the cookie value).
     Create,
     /// Print a session's data as JSON; exit 3 when missing, expired or invalid (for signed
-    /// cookies KEY is the cookie value, rejected when older than --cookie-age).
+    /// cookies KEY is the cookie value, rejected when older than --cookie-age), 4 when it
+    /// exists but cannot be read (the reason is printed: a wrong SECRET_KEY, corrupt data).
     Load {
         /// The session key.
         key: String,
@@ -230,7 +234,20 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::Load { key } => {
             let store = store(&settings).await?;
-            match store.load(&key).await? {
+            let loaded = store.load(&key).await?;
+            // A record that exists but cannot be read (a wrong SECRET_KEY, corrupt data) is
+            // not an empty session to a person asking for it.
+            let unreadable = UNREADABLE.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let (Some(reason), true) = (unreadable, loaded.as_ref().is_none_or(|m| m.is_empty()))
+            {
+                return Err(Fail(
+                    UNREADABLE_EXIT,
+                    format!(
+                        "the session exists but cannot be read: {reason} (a wrong SECRET_KEY?)"
+                    ),
+                ));
+            }
+            match loaded {
                 Some(map) => println!("{}", Value::Object(map).to_python_json()),
                 None => return Err(Fail(REJECTED, "no live session under that key".into())),
             }
@@ -279,13 +296,50 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     Ok(())
 }
 
+/// The last warning an engine logged about stored data it could not read (the `reason`
+/// field, or the message): `load` reports it instead of printing an empty session.
+static UNREADABLE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Records warnings on the session loggers, whatever `RUST_LOG` shows.
+struct UnreadableData;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for UnreadableData {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::WARN || !meta.target().starts_with("django.") {
+            return;
+        }
+        struct Reason(Option<String>, Option<String>);
+        impl tracing::field::Visit for Reason {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                match field.name() {
+                    "reason" => self.0 = Some(format!("{value:?}")),
+                    "message" => self.1 = Some(format!("{value:?}")),
+                    _ => {}
+                }
+            }
+        }
+        let mut r = Reason(None, None);
+        event.record(&mut r);
+        if let Some(text) = r.0.or(r.1) {
+            *UNREADABLE.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    tracing_subscriber::registry()
+        .with(UnreadableData)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
         )
         .init();
     match run(Cli::parse()).await {

@@ -267,7 +267,11 @@ fn config_file_environment_and_flags_share_one_path() {
         .env("SECRET_KEY", "from-env")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&other.stdout).trim(), "{}");
+    assert_eq!(
+        other.status.code(),
+        Some(4),
+        "exists, but not readable with that secret"
+    );
     assert_eq!(
         stdout(&sessionctl(&["--config", &config, "load", &live], "")),
         r#"{"a":1}"#
@@ -474,4 +478,32 @@ fn clear_expired_interrupted_stops_cleanly_and_says_how_many() {
     );
     assert!(again.status.success());
     assert_eq!(count("SELECT COUNT(*) FROM django_session"), 1);
+}
+
+#[test]
+fn load_with_a_wrong_secret_says_so_with_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/s.sqlite3", dir.path().display());
+    let with = |secret: &str, cmd: &[&str], stdin: &str| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend(["--secret", secret, "--engine", "db", "--database-url", &url]);
+        sessionctl(&args, stdin)
+    };
+    let key = stdout(&with("right", &["create"], r#"{"a":1}"#));
+    assert_eq!(stdout(&with("right", &["load", &key], "")), r#"{"a":1}"#);
+    let wrong = with("wrong", &["load", &key], "");
+    assert_eq!(wrong.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("cannot be read") && err.contains("bad signature"),
+        "{err}"
+    );
+    assert!(wrong.stdout.is_empty(), "no empty session printed");
+    // A missing key is still exit 3.
+    assert_eq!(
+        with("wrong", &["load", "nosuchsessionkeyatall123"], "")
+            .status
+            .code(),
+        Some(3)
+    );
 }

@@ -36,8 +36,11 @@ pub struct Outcome {
     pub operations: u64,
     /// Operations that returned a storage error (outages).
     pub errors: u64,
-    /// Acknowledged writes whose value did not load back.
+    /// Acknowledged writes whose value did not load back (another value was read).
     pub lost_writes: u64,
+    /// Reads that found no session where an acknowledged one lives (a user would be logged
+    /// out); counted apart from `lost_writes` to tell a missing read from a wrong value.
+    pub missing_reads: u64,
     /// Deleted sessions that loaded again.
     pub resurrections: u64,
     /// Keys handed out twice.
@@ -55,7 +58,11 @@ pub struct Outcome {
 impl Outcome {
     /// Whether every invariant held.
     pub fn clean(&self) -> bool {
-        self.lost_writes == 0 && self.resurrections == 0 && self.collisions == 0 && self.panics == 0
+        self.lost_writes == 0
+            && self.missing_reads == 0
+            && self.resurrections == 0
+            && self.collisions == 0
+            && self.panics == 0
     }
 }
 
@@ -73,6 +80,7 @@ struct Tally {
     ops: u64,
     errors: u64,
     lost: u64,
+    missing: u64,
     resurrected: u64,
     max_latency: Duration,
 }
@@ -129,14 +137,23 @@ async fn task(
                 (15..=54, Some(key)) => {
                     let got = load_counter(&store, &key).await?;
                     if let Some(Some(expected)) = model.live.get(&key) {
-                        if got != Some(*expected) {
-                            t.lost += 1;
+                        match got {
+                            None => t.missing += 1,
+                            Some(v) if v != *expected => t.lost += 1,
+                            Some(_) => {}
                         }
                     }
                 }
                 (55..=84, Some(key)) => {
                     let mut s = Session::new(store.clone(), config(), Some(&key));
-                    let n: i64 = s.get("n").await?.unwrap_or(-1);
+                    let Some(n) = s.get::<i64>("n").await? else {
+                        // No session where one lives: do not write a new one in its place
+                        // (that would be counted again as lost at the end).
+                        if matches!(model.live.get(&key), Some(Some(_))) {
+                            t.missing += 1;
+                        }
+                        return Ok(());
+                    };
                     if let Some(Some(expected)) = model.live.get(&key) {
                         if n != *expected {
                             t.lost += 1;
@@ -193,8 +210,10 @@ async fn task(
     // The final check: every acknowledged value, every deletion.
     for (key, expected) in &model.live {
         if let (Some(expected), Ok(got)) = (expected, load_counter(&store, key).await) {
-            if got != Some(*expected) {
-                t.lost += 1;
+            match got {
+                None => t.missing += 1,
+                Some(v) if v != *expected => t.lost += 1,
+                Some(_) => {}
             }
         }
     }
@@ -231,6 +250,7 @@ pub async fn run(store: Arc<DynSessionStore>, plan: &Plan) -> Outcome {
                 out.operations += t.ops;
                 out.errors += t.errors;
                 out.lost_writes += t.lost;
+                out.missing_reads += t.missing;
                 out.resurrections += t.resurrected;
                 out.max_latency_ms = out
                     .max_latency_ms

@@ -128,7 +128,7 @@ async fn under_fault_with(
         "{name}: {f:?}"
     );
     if no_lost_writes {
-        assert_eq!(o.lost_writes, 0, "{name}: {f:?}");
+        assert_eq!((o.lost_writes, o.missing_reads), (0, 0), "{name}: {f:?}");
     }
     // Felt as errors, or as operations that waited for the server to come back.
     assert!(

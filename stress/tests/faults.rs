@@ -81,18 +81,6 @@ async fn under_fault(
     restart: impl FnOnce(),
     max_wait: Duration,
 ) {
-    under_fault_with(name, store, kill, restart, max_wait, true).await;
-}
-
-/// [`under_fault`], with the lost-write check optional (see the MariaDB run).
-async fn under_fault_with(
-    name: &str,
-    store: Arc<DynSessionStore>,
-    kill: impl FnOnce(),
-    restart: impl FnOnce(),
-    max_wait: Duration,
-    no_lost_writes: bool,
-) {
     let plan = Plan {
         tasks: 16,
         operations: 40_000,
@@ -127,9 +115,7 @@ async fn under_fault_with(
         o.resurrections == 0 && o.collisions == 0 && o.panics == 0,
         "{name}: {f:?}"
     );
-    if no_lost_writes {
-        assert_eq!((o.lost_writes, o.missing_reads), (0, 0), "{name}: {f:?}");
-    }
+    assert_eq!((o.lost_writes, o.missing_reads), (0, 0), "{name}: {f:?}");
     // Felt as errors, or as operations that waited for the server to come back.
     assert!(
         o.errors > 0 || o.max_latency_ms >= 1000,
@@ -151,7 +137,6 @@ async fn kill_and_restart(
     port: u16,
     pairs: &[(&str, &str)],
     max_wait: Duration,
-    no_lost_writes: bool,
 ) {
     let start = Arc::new(start);
     let server = Arc::new(std::sync::Mutex::new(start()));
@@ -163,13 +148,12 @@ async fn kill_and_restart(
         .await
         .unwrap();
     let (s1, s2) = (server.clone(), server.clone());
-    under_fault_with(
+    under_fault(
         name,
         store,
         move || kill9(&mut s1.lock().unwrap()),
         move || *s2.lock().unwrap() = start(),
         max_wait,
-        no_lost_writes,
     )
     .await;
     kill9(&mut server.lock().unwrap());
@@ -219,7 +203,6 @@ async fn redis_killed_and_restarted_under_load() {
         &[("SESSION_ENGINE", "cache"), ("CACHE_URL", &url)],
         // One connect (1 s) plus one response timeout (2 s), with retries, and slack.
         Duration::from_secs(8),
-        true,
     )
     .await;
 }
@@ -398,14 +381,11 @@ async fn mariadb_killed_and_restarted_under_load() {
         move || mariadbd(port, &path),
         port,
         &[("SESSION_ENGINE", "db"), ("DATABASE_URL", &url)],
+        // One early run reported 16 "lost" writes here: a gap in the stress model (a delete
+        // that committed although the client saw the connection die, then a save on the
+        // vanished session that created a new one, counted against the old key). The model
+        // now stops at such a read; every run since has lost nothing.
         Duration::from_secs(8),
-        // OPEN (issue 13): 1 run in 5 on this machine reported 16 acknowledged writes whose
-        // value did not load back after a MariaDB kill -9 (PostgreSQL and Redis: never). Not
-        // explained yet — the server commits with innodb_flush_log_at_trx_commit = 1 and a
-        // process kill keeps the page cache, so a client-side cause (a connection that died
-        // mid-statement) is suspected. Reported in target/reliability and RELIABILITY.md
-        // instead of failing CI until it is understood.
-        false,
     )
     .await;
 }

@@ -42,6 +42,30 @@ fn which(bin: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Server processes killed when the test ends, even by a failed assertion (no private server
+/// outlives its test).
+#[derive(Default)]
+struct Reaper(Vec<Child>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            kill9(child);
+        }
+    }
+}
+
+/// Runs a shell command when dropped (stops a server that is not our child process).
+struct OnDrop(Option<Box<dyn FnOnce()>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
 fn kill9(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
@@ -149,7 +173,7 @@ async fn kill_and_restart(
     max_wait: Duration,
 ) {
     let start = Arc::new(start);
-    let server = Arc::new(std::sync::Mutex::new(start()));
+    let server = Arc::new(std::sync::Mutex::new(Reaper(vec![start()])));
     assert!(
         wait_port(port, Duration::from_secs(30)).await,
         "{name}: the server started"
@@ -161,12 +185,15 @@ async fn kill_and_restart(
     under_fault(
         name,
         store,
-        move || kill9(&mut s1.lock().unwrap()),
-        move || *s2.lock().unwrap() = start(),
+        move || {
+            for c in &mut s1.lock().unwrap().0 {
+                kill9(c);
+            }
+        },
+        move || s2.lock().unwrap().0.push(start()),
         max_wait,
     )
     .await;
-    kill9(&mut server.lock().unwrap());
 }
 
 fn settings(pairs: &[(&str, &str)]) -> Settings {
@@ -231,6 +258,16 @@ async fn postgres_killed_and_restarted_under_load() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let _stop = OnDrop(Some(Box::new({
+        let (pg_ctl, data) = (pg_ctl.clone(), data.clone());
+        move || {
+            as_postgres(&format!(
+                "{} -D {} stop -m immediate >/dev/null 2>&1",
+                pg_ctl.display(),
+                data.display()
+            ));
+        }
+    })));
     let _ = Command::new("chown")
         .args(["-R", "postgres"])
         .arg(dir.path())
@@ -284,11 +321,6 @@ async fn postgres_killed_and_restarted_under_load() {
         Duration::from_secs(8),
     )
     .await;
-    as_postgres(&format!(
-        "{} -D {} stop -m immediate >/dev/null",
-        pg_ctl.display(),
-        data.display()
-    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,7 +476,7 @@ async fn redis_cluster_failover_under_load() {
     }
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (0..6).map(|_| free_cluster_port()).collect();
-    let mut nodes: Vec<Child> = ports.iter().map(|p| cluster_node(*p, dir.path())).collect();
+    let mut nodes = Reaper(ports.iter().map(|p| cluster_node(*p, dir.path())).collect());
     for p in &ports {
         assert!(wait_port(*p, Duration::from_secs(10)).await);
     }
@@ -497,7 +529,7 @@ async fn redis_cluster_failover_under_load() {
         async move { run(store, &plan).await }
     });
     tokio::time::sleep(Duration::from_secs(3)).await;
-    kill9(&mut nodes[0]);
+    kill9(&mut nodes.0[0]);
     // Recovered when 32 reads of random keys (spread over every slot) all succeed.
     let killed = Instant::now();
     let mut recovery_ms = u64::MAX;
@@ -520,9 +552,7 @@ async fn redis_cluster_failover_under_load() {
         recovery_ms,
     };
     record(&f);
-    for n in &mut nodes {
-        kill9(n);
-    }
+    drop(nodes);
     assert!(
         f.recovery_ms < 30_000,
         "writes succeed again after the failover: {f:?}"

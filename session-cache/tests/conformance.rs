@@ -70,3 +70,69 @@ async fn conformance_redis_cluster() {
     );
     run("cache-redis-cluster", url, ValueFormat::Pickle).await;
 }
+
+/// The TLS test servers `scripts/tls-servers.sh` starts (private, TLS only, a throwaway CA).
+const TLS_STATE: &str = "/tmp/django-sessions-rs-tests/tls";
+
+fn redis_tls_url() -> String {
+    service_url(
+        "REDIS_TLS_URL",
+        &format!("rediss://localhost:6380/0?ssl_ca_certs={TLS_STATE}/ca.pem"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_redis_over_tls() {
+    run("cache-redis-tls", redis_tls_url(), ValueFormat::Pickle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_redis_cluster_over_tls() {
+    let url = service_url(
+        "REDIS_CLUSTER_TLS_URL",
+        &format!("rediss-cluster://localhost:6390?ssl_ca_certs={TLS_STATE}/ca.pem"),
+    );
+    run("cache-redis-cluster-tls", url, ValueFormat::Pickle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ca_is_refused_with_an_error_that_says_so() {
+    let url = redis_tls_url();
+    if let Err(e) = Cache::connect(&url, "probe", 1).await {
+        return unavailable("cache-redis-tls", &e);
+    }
+    let wrong_ca = service_url("TLS_WRONG_CA", &format!("{TLS_STATE}/other-ca.pem"));
+    let (base, _) = url
+        .split_once("ssl_ca_certs=")
+        .expect("the URL names its CA");
+    let err = Cache::connect(&format!("{base}ssl_ca_certs={wrong_ca}"), "probe", 1)
+        .await
+        .expect_err("a server signed by another CA is refused");
+    let text = session_core::error::report(&err);
+    assert!(
+        text.contains("not signed by a trusted CA") && text.contains("ssl_ca_certs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Redis at localhost:6380") || !url.contains("6380"),
+        "{text}"
+    );
+    assert!(
+        !err.is_transient(),
+        "retrying cannot cure a certificate: {text}"
+    );
+    // The system's trust store does not know the throwaway CA either.
+    let err = Cache::connect(&base.replace(['?', '&'], ""), "probe", 1)
+        .await
+        .expect_err("not in the system's trust store");
+    assert!(!err.is_transient(), "{}", session_core::error::report(&err));
+    // Verification off, only when asked: connects.
+    Cache::connect(&format!("{base}ssl_cert_reqs=none"), "probe", 1)
+        .await
+        .expect("ssl_cert_reqs=none skips verification");
+    // A plain client on the TLS port fails.
+    let plain = base
+        .replace("rediss://", "redis://")
+        .replace(['?', '&'], "");
+    assert!(Cache::connect(&plain, "probe", 1).await.is_err());
+}

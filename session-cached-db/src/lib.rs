@@ -145,19 +145,22 @@ impl CachedDbStore {
         }
     }
 
-    /// The engine the settings describe: `DATABASE_URL` (table created when missing),
+    /// The engine the settings describe: the db engine's settings (`DATABASE_URL`, the table
+    /// created only as `SESSION_DB_CREATE_TABLE` says),
     /// `CACHE_URL`, `CACHE_KEY_PREFIX`, `CACHE_VERSION` and
     /// `SESSION_CACHED_DB_MAX_STALENESS` and `SESSION_CACHE_VALUE_FORMAT` (pickled values, as
     /// Django writes them, unless set to `json`).
     pub async fn from_settings(settings: &Settings) -> Result<CachedDbStore, Error> {
         let config = |e: ConfigError| Error::permanent(ENGINE, e);
-        let db_url = DbSettings::from_settings(settings)
+        if DbSettings::from_settings(settings)
             .map_err(config)?
             .url
-            .ok_or(ConfigError::Missing {
+            .is_none()
+        {
+            return Err(config(ConfigError::Missing {
                 setting: "DATABASE_URL",
-            })
-            .map_err(config)?;
+            }));
+        }
         let cache_settings = CacheSettings::from_settings(settings).map_err(config)?;
         let own = CachedDbSettings::from_settings(settings).map_err(config)?;
         if cache_settings.url.is_none() {
@@ -165,8 +168,7 @@ impl CachedDbStore {
                 setting: "CACHE_URL",
             }));
         }
-        let db = DbStore::connect(db_url.as_str(), settings).await?;
-        db.ensure_schema().await?;
+        let db = DbStore::from_settings(settings).await?;
         let cache = cache_settings.connect().await?;
         let max_staleness = match own.max_staleness {
             Some(secs) => Some(Duration::from_secs(secs)),

@@ -119,6 +119,87 @@ pub fn report(error: &(dyn StdError + 'static)) -> String {
     out
 }
 
+/// A server that could not be used, said so a person can act on it: which server, where,
+/// what went wrong and the setting to look at. Engines wrap their driver's error in it (the
+/// driver's error stays the [`source`](std::error::Error::source)).
+///
+/// ```
+/// use session_core::error::ServiceError;
+/// let e = ServiceError::new("PostgreSQL", "db.example:5432", "SESSION_DB_POOL_TIMEOUT")
+///     .problem("pool timed out after 5 s");
+/// assert_eq!(e.to_string(), "PostgreSQL at db.example:5432: pool timed out after 5 s (SESSION_DB_POOL_TIMEOUT)");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{service} at {address}: {problem} ({setting})")]
+pub struct ServiceError {
+    /// `PostgreSQL`, `MySQL`, `SQLite`, `Redis`, `Redis Cluster`.
+    pub service: &'static str,
+    /// `host:port` (or a file path for SQLite); never credentials.
+    pub address: String,
+    /// The setting to look at (`DATABASE_URL`, `SESSION_DB_POOL_TIMEOUT`, `CACHE_URL`…).
+    pub setting: &'static str,
+    /// What went wrong, in words.
+    pub problem: String,
+    /// The driver's error.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl ServiceError {
+    /// A failure of `service` at `address`, pointing at `setting`.
+    pub fn new(service: &'static str, address: impl Into<String>, setting: &'static str) -> Self {
+        ServiceError {
+            service,
+            address: address.into(),
+            setting,
+            problem: String::new(),
+            source: None,
+        }
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn problem(mut self, problem: impl Into<String>) -> Self {
+        self.problem = problem.into();
+        self
+    }
+
+    /// The driver's error underneath.
+    #[must_use]
+    pub fn caused_by(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+/// Whether a driver's error text says the TLS handshake failed on the server's certificate
+/// (rustls, OpenSSL and native-tls wordings): retrying cannot cure it.
+pub fn is_certificate_failure(text: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "invalid peer certificate",
+        "UnknownIssuer",
+        "certificate verify failed",
+        "NotValidForName",
+        "self-signed certificate",
+        "self signed certificate",
+        "unable to get local issuer certificate",
+        "CertificateExpired",
+        "BadSignature",
+    ];
+    SIGNS.iter().any(|s| text.contains(s))
+}
+
+/// The words for a certificate failure, naming the setting that holds the CA.
+pub fn certificate_problem(text: &str, ca_setting: &str) -> String {
+    if text.contains("NotValidForName") || text.contains("hostname mismatch") {
+        format!("TLS: the server's certificate is not valid for this host name ({text})")
+    } else {
+        format!(
+            "TLS: the server's certificate is not signed by a trusted CA — give the CA that signed it with {ca_setting}, or install it in the system's trust store ({text})"
+        )
+    }
+}
+
 /// Why an encoded session string was rejected. Decoding sessions never surfaces this to the
 /// request: the session is empty instead (as in Django).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -38,6 +38,9 @@ pub(crate) trait Database: Send + Sync + 'static {
     /// Executes `sql` with an instant bound; rows affected.
     async fn execute_with_time(&self, sql: &str, t: DateTime<Utc>) -> Result<u64, sqlx::Error>;
     async fn execute(&self, sql: &str) -> Result<(), sqlx::Error>;
+    /// `(column name, data type)` of `table`'s columns as the catalog has them; empty when
+    /// the table does not exist.
+    async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, sqlx::Error>;
     /// Django's `sessions.0001_initial` for `table`, when missing.
     async fn create_schema(&self, table: &str) -> Result<(), sqlx::Error>;
     async fn close(&self);

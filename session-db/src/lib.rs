@@ -80,6 +80,18 @@ session_core::settings_table! {
     pub struct DbSettings {
         /// `DATABASE_URL`: `sqlite:///path`, `postgres://…`, `mysql://…` or `mariadb://…`.
         url: Option<ConnectionUrl> = "DATABASE_URL" => None,
+        /// `SESSION_DB_TABLE` (not a Django setting): the table, `django_session` by default
+        /// (Django's `db_table` for its `Session` model).
+        table: String = "SESSION_DB_TABLE" => DEFAULT_TABLE.to_owned(),
+        /// `SESSION_DB_CREATE_TABLE` (not a Django setting): create the table and Django's
+        /// indexes when missing. Default: on for SQLite (the embedded default starts with
+        /// nothing to do), off for PostgreSQL and MySQL, whose schema Django's migrations own.
+        create_table: Option<bool> = "SESSION_DB_CREATE_TABLE" => None,
+        /// `SESSION_DB_POOL_MAX_CONNECTIONS` (not a Django setting): the pool's size (default 10).
+        max_connections: u32 = "SESSION_DB_POOL_MAX_CONNECTIONS" => 10,
+        /// `SESSION_DB_POOL_TIMEOUT` (not a Django setting): seconds an operation waits for a
+        /// free connection (or for a new one to open) before failing (default 5).
+        pool_timeout_secs: u64 = "SESSION_DB_POOL_TIMEOUT" => 5,
         /// `SESSION_CLEAR_EXPIRED_PAUSE_MS` (not a Django setting): milliseconds between two
         /// batches of `clear_expired` (default 5), so a large clear leaves the write lock free.
         clear_pause_ms: u64 = "SESSION_CLEAR_EXPIRED_PAUSE_MS" => 5,
@@ -139,6 +151,9 @@ pub enum DbError {
     /// `DATABASE_URL` is missing from the settings.
     #[error("the DATABASE_URL setting is required by the db engine")]
     MissingUrl,
+    /// The table is missing, or is not Django's `django_session` shape.
+    #[error(transparent)]
+    Schema(session_core::error::ServiceError),
     /// The URL names a database this build left out (enable the crate's Cargo feature).
     #[error(
         "DATABASE_URL names {0:?}, which this build does not include (enable the `{0}` feature of session-db)"
@@ -156,6 +171,7 @@ impl From<DbError> for Error {
         let setting = "DATABASE_URL";
         match e {
             DbError::Session(e) => e,
+            DbError::Schema(e) => Error::permanent(ENGINE, e),
             DbError::MissingUrl => Error::permanent(ENGINE, ConfigError::Missing { setting }),
             other => Error::permanent(
                 ENGINE,
@@ -179,6 +195,9 @@ pub struct DbOptions {
     pub min_connections: u32,
     /// How long an operation waits for a connection before failing (default 5 s).
     pub acquire_timeout: Duration,
+    /// Create the table when missing ([`DbStore::ensure_schema`]) before checking its shape;
+    /// `None`: only for SQLite.
+    pub create_table: Option<bool>,
     /// The pause between two batches of `clear_expired` (default 5 ms): on SQLite, where one
     /// writer holds the lock at a time, it lets live traffic write between batches.
     pub clear_pause: Duration,
@@ -191,6 +210,7 @@ impl Default for DbOptions {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(5),
+            create_table: None,
             clear_pause: Duration::from_millis(5),
         }
     }
@@ -204,20 +224,150 @@ pub(crate) fn pool_options<DB: sqlx::Database>(options: &DbOptions) -> sqlx::poo
         .acquire_timeout(options.acquire_timeout)
 }
 
-pub(crate) fn classify(e: sqlx::Error) -> Error {
-    let transient = matches!(
-        e,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    );
-    if transient {
-        Error::transient(ENGINE, e)
-    } else {
-        Error::permanent(ENGINE, e)
+/// Where a store's database is, for error messages: the service, `host:port` (or the SQLite
+/// file; never credentials) and the pool timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) service: &'static str,
+    pub(crate) address: String,
+    pub(crate) pool_timeout: Duration,
+}
+
+impl Origin {
+    pub(crate) fn of(url: &str, pool_timeout: Duration) -> Origin {
+        let service = match Backend::from_url(url) {
+            Ok(Backend::Sqlite) => "SQLite",
+            Ok(Backend::Postgres) => "PostgreSQL",
+            Ok(Backend::MySql) => "MySQL",
+            Err(_) => "database",
+        };
+        let rest = url.split_once(':').map_or(url, |(_, r)| r);
+        let rest = rest.trim_start_matches("//");
+        let address = if service == "SQLite" {
+            rest.split('?').next().unwrap_or_default().to_owned()
+        } else {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            host.rsplit_once('@').map_or(host, |(_, h)| h).to_owned()
+        };
+        Origin {
+            service,
+            address,
+            pool_timeout,
+        }
     }
+
+    /// An origin for a pool the application built (its timeouts are its own).
+    pub(crate) fn app_pool(service: &'static str) -> Origin {
+        Origin {
+            service,
+            address: "the application's pool".into(),
+            pool_timeout: Duration::ZERO,
+        }
+    }
+
+    fn error(&self, setting: &'static str) -> session_core::error::ServiceError {
+        session_core::error::ServiceError::new(self.service, self.address.clone(), setting)
+    }
+
+    /// A driver error as the engine's error: worded with this origin where a person has to
+    /// act (pool exhausted, certificate refused, no TLS in the build), classified transient
+    /// only when retrying later can cure it.
+    pub(crate) fn classify(&self, e: sqlx::Error) -> Error {
+        use session_core::error::{certificate_problem, is_certificate_failure};
+        let text = e.to_string();
+        match &e {
+            sqlx::Error::PoolTimedOut => {
+                let problem = if self.pool_timeout.is_zero() {
+                    "pool timed out (every connection busy, or the server unreachable)".to_owned()
+                } else {
+                    format!(
+                        "pool timed out after {} s (every connection busy, or the server unreachable)",
+                        self.pool_timeout.as_secs_f64()
+                    )
+                };
+                return Error::transient(
+                    ENGINE,
+                    self.error("SESSION_DB_POOL_TIMEOUT").problem(problem),
+                );
+            }
+            sqlx::Error::Tls(_) | sqlx::Error::Io(_) if is_certificate_failure(&text) => {
+                let ca = if self.service == "MySQL" {
+                    "ssl-ca=<file> in DATABASE_URL"
+                } else {
+                    "sslrootcert=<file> in DATABASE_URL"
+                };
+                return Error::permanent(
+                    ENGINE,
+                    self.error("DATABASE_URL")
+                        .problem(certificate_problem(&text, ca)),
+                );
+            }
+            sqlx::Error::Tls(_) => {
+                return Error::permanent(
+                    ENGINE,
+                    self.error("DATABASE_URL")
+                        .problem("TLS failed")
+                        .caused_by(e),
+                );
+            }
+            _ => {}
+        }
+        let transient = match &e {
+            sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| is_transient_code(&c)),
+            _ => false,
+        };
+        if transient {
+            Error::transient(ENGINE, e)
+        } else {
+            Error::permanent(ENGINE, e)
+        }
+    }
+}
+
+impl Origin {
+    /// A failure to open the pool: always worded with the server and `DATABASE_URL`.
+    pub(crate) fn connect_error(&self, e: sqlx::Error) -> Error {
+        match self.classify(e) {
+            Error::Backend {
+                engine,
+                transient,
+                source,
+            } if !source.is::<session_core::error::ServiceError>() => Error::Backend {
+                engine,
+                transient,
+                source: Box::new(
+                    self.error("DATABASE_URL")
+                        .problem("cannot connect")
+                        .caused_by(source),
+                ),
+            },
+            other => other,
+        }
+    }
+}
+
+/// Database error codes that a retry can cure: serialization failures and deadlocks, too
+/// many connections, a server shutting down or starting (PostgreSQL SQLSTATEs, MySQL error
+/// numbers).
+fn is_transient_code(code: &str) -> bool {
+    matches!(
+        code,
+        "40001"
+            | "40P01"
+            | "53300"
+            | "57P01"
+            | "57P02"
+            | "57P03"
+            | "08006"
+            | "08001"
+            | "1205"
+            | "1213"
+            | "1040"
+            | "1053"
+            | "2006"
+            | "2013"
+    )
 }
 
 /// Django's index name for `table.column` with an optional suffix (`_like`): the table,

@@ -16,7 +16,9 @@ pub(crate) async fn connect(url: &str, options: &DbOptions) -> Result<MySqlPool,
     crate::pool_options(options)
         .connect_with(opts)
         .await
-        .map_err(|e| DbError::Session(crate::classify(e)))
+        .map_err(|e| {
+            DbError::Session(crate::Origin::of(&url, options.acquire_timeout).connect_error(e))
+        })
 }
 
 #[async_trait]
@@ -74,6 +76,26 @@ impl Database for MySqlPool {
 
     async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::query(sql).execute(self).await.map(drop)
+    }
+
+    async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        // information_schema's columns are `longtext` on MariaDB and blobs on some MySQL
+        // versions: cast to text either way.
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT CAST(column_name AS BINARY), CAST(data_type AS BINARY) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?",
+        )
+        .bind(table)
+        .fetch_all(self)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, t)| {
+                (
+                    String::from_utf8_lossy(&c).into_owned(),
+                    String::from_utf8_lossy(&t).into_owned(),
+                )
+            })
+            .collect())
     }
 
     async fn create_schema(&self, t: &str) -> Result<(), sqlx::Error> {

@@ -14,7 +14,9 @@ pub(crate) async fn connect(url: &str, options: &DbOptions) -> Result<PgPool, Db
     crate::pool_options(options)
         .connect_with(opts)
         .await
-        .map_err(|e| DbError::Session(crate::classify(e)))
+        .map_err(|e| {
+            DbError::Session(crate::Origin::of(url, options.acquire_timeout).connect_error(e))
+        })
 }
 
 #[async_trait]
@@ -73,7 +75,24 @@ impl Database for PgPool {
         sqlx::query(sql).execute(self).await.map(drop)
     }
 
+    async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+        )
+        .bind(table)
+        .fetch_all(self)
+        .await
+    }
+
     async fn create_schema(&self, t: &str) -> Result<(), sqlx::Error> {
+        // Checked first, so a restart does not log "relation … already exists, skipping".
+        let present: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(format!("\"{t}\""))
+            .fetch_one(self)
+            .await?;
+        if present.is_some() {
+            return Ok(());
+        }
         let exp_index = django_index_name(t, "expire_date", "");
         let like_index = django_index_name(t, "session_key", "_like");
         for stmt in [

@@ -35,7 +35,9 @@ pub(crate) async fn connect(url: &str, options: &DbOptions) -> Result<SqlitePool
     crate::pool_options(options)
         .connect_with(opts)
         .await
-        .map_err(|e| DbError::Session(crate::classify(e)))
+        .map_err(|e| {
+            DbError::Session(crate::Origin::of(url, options.acquire_timeout).connect_error(e))
+        })
 }
 
 #[async_trait]
@@ -95,6 +97,13 @@ impl Database for SqlitePool {
 
     async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::query(sql).execute(self).await.map(drop)
+    }
+
+    async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as("SELECT name, type FROM pragma_table_info(?)")
+            .bind(table)
+            .fetch_all(self)
+            .await
     }
 
     async fn create_schema(&self, t: &str) -> Result<(), sqlx::Error> {

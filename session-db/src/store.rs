@@ -14,7 +14,7 @@ use session_core::{Clock, Error, Map, Record, SessionStore, Settings};
 
 use crate::database::{Database, Row, Write};
 use crate::statements::Statements;
-use crate::{Backend, CLEAR_BATCH, DbError, DbOptions, DbSettings, ENGINE, classify};
+use crate::{Backend, CLEAR_BATCH, DbError, DbOptions, DbSettings, ENGINE, Origin};
 
 /// A session store on one of the databases.
 #[derive(Clone)]
@@ -26,6 +26,7 @@ pub struct DbStore {
     clock: Arc<dyn Clock>,
     statements: Arc<AtomicU64>,
     clear_pause: std::time::Duration,
+    origin: Arc<Origin>,
 }
 
 impl fmt::Debug for DbStore {
@@ -54,21 +55,101 @@ impl DbStore {
         .await
     }
 
-    /// Builds the store the settings describe (`DATABASE_URL`).
+    /// Builds the store the settings describe (`DATABASE_URL`, `SESSION_DB_TABLE`, the pool
+    /// settings), then prepares the schema as `SESSION_DB_CREATE_TABLE` says (see
+    /// [`prepare_schema`](Self::prepare_schema)): on PostgreSQL and MySQL the table must
+    /// exist already (Django's `migrate`, or `sessionctl migrate-schema`).
     pub async fn from_settings(settings: &Settings) -> Result<DbStore, DbError> {
         let db =
             DbSettings::from_settings(settings).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
         let url = db.url.ok_or(DbError::MissingUrl)?;
-        Self::connect_with(
+        let options = DbOptions {
+            table: db.table,
+            max_connections: db.max_connections.max(1),
+            acquire_timeout: std::time::Duration::from_secs(db.pool_timeout_secs.max(1)),
+            create_table: db.create_table,
+            clear_pause: std::time::Duration::from_millis(db.clear_pause_ms),
+            ..DbOptions::default()
+        };
+        let create = options.create_table;
+        let store = Self::connect_with(
             url.as_str(),
             settings.session_signer(),
             Arc::new(SystemClock),
-            DbOptions {
-                clear_pause: std::time::Duration::from_millis(db.clear_pause_ms),
-                ..DbOptions::default()
-            },
+            options,
         )
-        .await
+        .await?;
+        store.prepare_schema(create).await?;
+        Ok(store)
+    }
+
+    /// What a store does with the schema on start-up: creates the table when `create` says
+    /// so (`None`: only on SQLite, the embedded default), then checks that the table has
+    /// Django's shape ([`check_schema`](Self::check_schema)).
+    pub async fn prepare_schema(&self, create: Option<bool>) -> Result<(), DbError> {
+        if create.unwrap_or(self.backend() == Backend::Sqlite) {
+            let present = !self
+                .db
+                .columns(&self.table)
+                .await
+                .map_err(|e| DbError::Session(self.origin.classify(e)))?
+                .is_empty();
+            // An existing table is never altered, only checked.
+            if !present {
+                self.ensure_schema().await?;
+            }
+        }
+        self.check_schema().await
+    }
+
+    /// Checks that the table exists with Django's three columns and their types
+    /// (`session_key` varchar, `session_data` text, `expire_date` a timestamp): one query on
+    /// the catalog, which a role with only SELECT/INSERT/UPDATE/DELETE on the table may run.
+    pub async fn check_schema(&self) -> Result<(), DbError> {
+        let columns = self
+            .db
+            .columns(&self.table)
+            .await
+            .map_err(|e| DbError::Session(self.origin.classify(e)))?;
+        let err = |problem: String| {
+            DbError::Schema(
+                session_core::error::ServiceError::new(
+                    self.origin.service,
+                    self.origin.address.clone(),
+                    "SESSION_DB_CREATE_TABLE",
+                )
+                .problem(problem),
+            )
+        };
+        if columns.is_empty() {
+            return Err(err(format!(
+                "table {:?} does not exist (or this role may not see it): create it with Django's `manage.py migrate sessions`, `sessionctl migrate-schema`, or SESSION_DB_CREATE_TABLE=true",
+                self.table
+            )));
+        }
+        for (column, types) in [
+            ("session_key", &["varchar", "character varying", "text"][..]),
+            ("session_data", &["text", "longtext", "mediumtext"][..]),
+            (
+                "expire_date",
+                &["timestamp with time zone", "datetime", "timestamp"][..],
+            ),
+        ] {
+            let Some((_, ty)) = columns.iter().find(|(c, _)| c.eq_ignore_ascii_case(column)) else {
+                return Err(err(format!(
+                    "table {:?} has no column {column:?}: it is not Django's django_session (columns session_key, session_data, expire_date)",
+                    self.table
+                )));
+            };
+            let ty = ty.to_ascii_lowercase();
+            if !types.iter().any(|t| ty.starts_with(t)) {
+                return Err(err(format!(
+                    "table {:?}: column {column:?} is {ty}, Django's is {}",
+                    self.table, types[0]
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Connects with an explicit signer, clock and options. SQLite files are created when
@@ -89,7 +170,8 @@ impl DbStore {
             #[allow(unreachable_patterns)]
             other => return Err(DbError::NotCompiled(other.feature())),
         };
-        let mut store = Self::over(db, signer, clock, &options.table)?;
+        let origin = Origin::of(url, options.acquire_timeout);
+        let mut store = Self::over(db, signer, clock, &options.table, origin)?;
         store.clear_pause = options.clear_pause;
         Ok(store)
     }
@@ -137,7 +219,12 @@ impl DbStore {
         clock: Arc<dyn Clock>,
         options: &DbOptions,
     ) -> Result<DbStore, DbError> {
-        let mut store = Self::over(db, signer, clock, &options.table)?;
+        let origin = Origin::app_pool(match db.backend() {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+            Backend::MySql => "MySQL",
+        });
+        let mut store = Self::over(db, signer, clock, &options.table, origin)?;
         store.clear_pause = options.clear_pause;
         Ok(store)
     }
@@ -147,6 +234,7 @@ impl DbStore {
         signer: Signer,
         clock: Arc<dyn Clock>,
         table: &str,
+        origin: Origin,
     ) -> Result<DbStore, DbError> {
         if table.is_empty()
             || table.len() > 64
@@ -164,6 +252,7 @@ impl DbStore {
             clock,
             statements: Arc::default(),
             clear_pause: std::time::Duration::ZERO,
+            origin: Arc::new(origin),
         })
     }
 
@@ -195,7 +284,10 @@ impl DbStore {
     /// Creates the table and Django's indexes when missing, exactly as Django's migration
     /// `sessions.0001_initial` would. Never alters an existing table.
     pub async fn ensure_schema(&self) -> Result<(), Error> {
-        self.db.create_schema(&self.table).await.map_err(classify)
+        self.db
+            .create_schema(&self.table)
+            .await
+            .map_err(|e| self.origin.classify(e))
     }
 
     /// Drops the table (tests and tooling).
@@ -204,7 +296,10 @@ impl DbStore {
             Backend::MySql => format!("DROP TABLE IF EXISTS `{}`", self.table),
             _ => format!("DROP TABLE IF EXISTS \"{}\"", self.table),
         };
-        self.db.execute(&stmt).await.map_err(classify)
+        self.db
+            .execute(&stmt)
+            .await
+            .map_err(|e| self.origin.classify(e))
     }
 
     /// Closes the pool.
@@ -219,7 +314,10 @@ impl DbStore {
         live_at: Option<DateTime<Utc>>,
     ) -> Result<Option<Row>, Error> {
         self.count();
-        self.db.fetch_row(sql, key, live_at).await.map_err(classify)
+        self.db
+            .fetch_row(sql, key, live_at)
+            .await
+            .map_err(|e| self.origin.classify(e))
     }
 
     /// The raw row for a key, regardless of expiry: `(session_data, expire_date)` (tooling
@@ -266,7 +364,7 @@ impl DbStore {
                 .db
                 .execute_with_time(&self.sql.clear_batch, now)
                 .await
-                .map_err(classify)?;
+                .map_err(|e| self.origin.classify(e))?;
             total += n;
             progress(total);
             if n < CLEAR_BATCH.unsigned_abs() {
@@ -327,7 +425,7 @@ impl SessionStore for DbStore {
         self.db
             .exists(&self.sql.exists, key)
             .await
-            .map_err(classify)
+            .map_err(|e| self.origin.classify(e))
     }
 
     async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
@@ -337,7 +435,7 @@ impl SessionStore for DbStore {
         match self.write(record, true).await {
             Ok(_) => Ok(record.key.to_owned()),
             Err(e) if is_unique_violation(&e) => Err(Error::Duplicate),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(self.origin.classify(e)),
         }
     }
 
@@ -348,7 +446,7 @@ impl SessionStore for DbStore {
         match self.write(record, false).await {
             Ok(0) => Err(Error::Gone),
             Ok(_) => Ok(record.key.to_owned()),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(self.origin.classify(e)),
         }
     }
 
@@ -361,7 +459,7 @@ impl SessionStore for DbStore {
             .execute_with_key(&self.sql.delete, key)
             .await
             .map(drop)
-            .map_err(classify)
+            .map_err(|e| self.origin.classify(e))
     }
 
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {

@@ -135,3 +135,96 @@ async fn conformance_postgres() {
 async fn conformance_mysql() {
     run("db-mysql", mysql_url()).await;
 }
+
+/// The TLS test servers `scripts/tls-servers.sh` starts (private, TLS only, a throwaway CA).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+const TLS_STATE: &str = "/tmp/django-sessions-rs-tests/tls";
+
+#[cfg(feature = "postgres")]
+fn postgres_tls_url() -> String {
+    service_url(
+        "POSTGRES_TLS_URL",
+        &format!(
+            "postgres://postgres@localhost:5433/postgres?sslmode=verify-full&sslrootcert={TLS_STATE}/ca.pem"
+        ),
+    )
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_tls_url() -> String {
+    service_url(
+        "MYSQL_TLS_URL",
+        &format!(
+            "mysql://root@localhost:3307/sessions_test?ssl-mode=verify_identity&ssl-ca={TLS_STATE}/ca.pem"
+        ),
+    )
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn wrong_ca() -> String {
+    service_url("TLS_WRONG_CA", &format!("{TLS_STATE}/other-ca.pem"))
+}
+
+/// Connects to `url` with the CA swapped for one that signed nothing: refused, permanently,
+/// with words that say why and name the setting.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn wrong_ca_is_refused(url: &str, ca_param: &str, service: &str) {
+    let (base, rest) = url.split_once(ca_param).expect("the URL names its CA");
+    let tail = rest.split_once('&').map(|(_, t)| format!("&{t}"));
+    let bad = format!("{base}{ca_param}{}{}", wrong_ca(), tail.unwrap_or_default());
+    let err = DbStore::connect(&bad, &settings())
+        .await
+        .expect_err("a server signed by another CA is refused");
+    let err = session_core::Error::from(err);
+    let text = session_core::error::report(&err);
+    assert!(
+        text.contains(&format!("{service} at localhost:"))
+            && text.contains("not signed by a trusted CA")
+            && text.contains(ca_param.trim_end_matches('=')),
+        "{text}"
+    );
+    assert!(!err.is_transient(), "{text}");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_postgres_over_tls() {
+    let url = postgres_tls_url();
+    let store = match DbStore::connect(&url, &settings()).await {
+        Ok(s) => s,
+        Err(e) => return unavailable("db-postgres-tls", &e),
+    };
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(ssl, "the connection is encrypted");
+    pool.close().await;
+    store.close().await;
+    wrong_ca_is_refused(&url, "sslrootcert=", "PostgreSQL").await;
+    run("db-postgres-tls", url).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_mysql_over_tls() {
+    let url = mysql_tls_url();
+    let store = match DbStore::connect(&url, &settings()).await {
+        Ok(s) => s,
+        Err(e) => return unavailable("db-mysql-tls", &e),
+    };
+    let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let (_, version): (String, String) = sqlx::query_as("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        version.starts_with("TLS"),
+        "the connection is encrypted: {version:?}"
+    );
+    pool.close().await;
+    store.close().await;
+    wrong_ca_is_refused(&url, "ssl-ca=", "MySQL").await;
+    run("db-mysql-tls", url).await;
+}

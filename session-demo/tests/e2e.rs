@@ -125,10 +125,18 @@ async fn the_demo_works_on_every_engine() {
     let files = dir.path().join("files");
     std::fs::create_dir_all(&files).unwrap();
     let prefix = ("CACHE_KEY_PREFIX", format!("e2e{}", &generate_key()[..8]));
+    // Django owns the schema on shared servers; the test database may be new.
+    let create_table = ("SESSION_DB_CREATE_TABLE", "true".to_owned());
     let configs: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("default (db on SQLite)", vec![]),
-        ("db-postgres", vec![("DATABASE_URL", pg.clone())]),
-        ("db-mysql", vec![("DATABASE_URL", mysql)]),
+        (
+            "db-postgres",
+            vec![("DATABASE_URL", pg.clone()), create_table.clone()],
+        ),
+        (
+            "db-mysql",
+            vec![("DATABASE_URL", mysql), create_table.clone()],
+        ),
         (
             "file",
             vec![
@@ -173,6 +181,7 @@ async fn the_demo_works_on_every_engine() {
                 ("DATABASE_URL", pg),
                 ("CACHE_URL", redis_url()),
                 prefix,
+                create_table,
             ],
         ),
     ];

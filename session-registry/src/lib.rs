@@ -144,11 +144,9 @@ fn builtin_engines() -> Vec<EngineSpec> {
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     engines.push(
         EngineSpec::new("db", |settings: Settings| async move {
-            let store = session_db::DbStore::from_settings(&settings)
+            session_db::DbStore::from_settings(&settings)
                 .await
-                .map_err(Error::from)?;
-            store.ensure_schema().await?;
-            Ok::<_, BuildError>(store)
+                .map_err(|e| BuildError::from(Error::from(e)))
         })
         .settings(<session_db::DbSettings as session_core::SettingsGroup>::NAMES),
     );

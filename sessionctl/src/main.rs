@@ -100,6 +100,11 @@ enum Command {
     },
     /// Remove expired sessions (Django's clearsessions); prints the count.
     ClearExpired,
+    /// Create the db engine's table and Django's indexes when missing (what Django's
+    /// `manage.py migrate sessions` does), then check the table's shape. The only command
+    /// that runs DDL: the engines themselves never do on PostgreSQL and MySQL unless
+    /// SESSION_DB_CREATE_TABLE is set.
+    MigrateSchema,
 }
 
 #[derive(Subcommand)]
@@ -128,6 +133,11 @@ impl<E: std::error::Error + 'static> From<E> for Fail {
 }
 
 fn settings(g: &Global) -> Result<Settings, Fail> {
+    settings_with(g, &[])
+}
+
+/// The settings, with `extra` pairs winning over every source.
+fn settings_with(g: &Global, extra: &[(&str, &str)]) -> Result<Settings, Fail> {
     let toml = match &g.config {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -145,6 +155,9 @@ fn settings(g: &Global) -> Result<Settings, Fail> {
     }
     if let Some(a) = g.cookie_age {
         flags.set("SESSION_COOKIE_AGE", a.to_string());
+    }
+    for &(name, value) in extra {
+        flags.set(name, value);
     }
     for (name, value) in [
         ("SESSION_ENGINE", &g.engine),
@@ -260,6 +273,21 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::Delete { key } => {
             store(&settings).await?.delete(&key).await?;
+        }
+        Command::MigrateSchema => {
+            let engine = settings.engine.rsplit('.').next().unwrap_or_default();
+            if !matches!(engine, "db" | "cached_db") {
+                return Err(Fail(
+                    1,
+                    format!(
+                        "migrate-schema applies to the db and cached_db engines, not {:?}",
+                        settings.engine
+                    ),
+                ));
+            }
+            let settings = settings_with(&cli.global, &[("SESSION_DB_CREATE_TABLE", "true")])?;
+            store(&settings).await?.close().await;
+            println!("the session table is ready (created where missing; its shape checked)");
         }
         Command::ClearExpired => {
             // Django's clearsessions; batching engines report progress on a terminal.

@@ -296,6 +296,7 @@ async fn postgres_killed_and_restarted_under_load() {
     let store = session_registry::build_store(&settings(&[
         ("SESSION_ENGINE", "db"),
         ("DATABASE_URL", &url),
+        ("SESSION_DB_CREATE_TABLE", "true"),
     ]))
     .await
     .unwrap();
@@ -422,7 +423,11 @@ async fn mariadb_killed_and_restarted_under_load() {
         "db-mariadb-kill9",
         move || mariadbd(port, &path),
         port,
-        &[("SESSION_ENGINE", "db"), ("DATABASE_URL", &url)],
+        &[
+            ("SESSION_ENGINE", "db"),
+            ("DATABASE_URL", &url),
+            ("SESSION_DB_CREATE_TABLE", "true"),
+        ],
         // One early run reported 16 "lost" writes here: a gap in the stress model (a delete
         // that committed although the client saw the connection die, then a save on the
         // vanished session that created a new one, counted against the old key). The model

@@ -85,6 +85,7 @@ pub const SCHEMES: &[(&str, Connect)] = &[
     ("redis://", redis::connect_node),
     ("rediss://", redis::connect_node),
     ("redis-cluster://", redis::connect_cluster),
+    ("rediss-cluster://", redis::connect_cluster),
     ("memory://", moka::connect),
 ];
 

@@ -1,5 +1,10 @@
 //! Redis, one node (`redis://`, `rediss://`) or a Cluster (`redis-cluster://h:p,h:p`).
 //!
+//! TLS: `rediss://host:port/db` (and `rediss-cluster://h:p,h:p`) verify the server against the
+//! system's trust store, or against the CA file named by redis-py's query parameter
+//! `?ssl_ca_certs=/path/ca.pem`; `?ssl_cert_reqs=none` (or `#insecure`) skips verification,
+//! only when asked.
+//!
 //! Every operation is one command: `add` is `SET NX EX`, `replace` is `SET XX EX`.
 
 use std::fmt;
@@ -27,13 +32,17 @@ const BATCH: usize = 500;
 const SET_UNLESS: &str = "if redis.call('GET', KEYS[1]) == ARGV[3] then return 0 end \
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
-pub(crate) fn redis_error(e: redis::RedisError) -> Error {
-    if e.is_io_error()
+fn redis_error_is_transient(e: &redis::RedisError) -> bool {
+    (e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
-        || e.is_cluster_error()
-    {
+        || e.is_cluster_error())
+        && !session_core::error::is_certificate_failure(&e.to_string())
+}
+
+pub(crate) fn redis_error(e: redis::RedisError) -> Error {
+    if redis_error_is_transient(&e) {
         Error::transient(ENGINE, e)
     } else {
         Error::permanent(ENGINE, e)
@@ -73,10 +82,141 @@ impl Redis<ClusterConnection> {
     }
 }
 
+/// What a Redis URL asks of TLS beyond what redis-rs reads itself: the CA file (redis-py's
+/// `ssl_ca_certs` query parameter) and whether to skip verification (`ssl_cert_reqs=none`,
+/// `insecure`, or redis-rs's `#insecure` fragment — only when asked).
+#[derive(Debug, Default, PartialEq)]
+struct TlsParams {
+    ca_file: Option<String>,
+    insecure: bool,
+}
+
+/// Splits our TLS parameters off `url` (the rest goes to redis-rs as it is).
+fn tls_params(url: &str) -> Result<(String, TlsParams), Error> {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let mut params = TlsParams {
+        insecure: fragment == Some("insecure"),
+        ..TlsParams::default()
+    };
+    let (path, query) = base.split_once('?').unwrap_or((base, ""));
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "ssl_ca_certs" | "ssl_ca_cert" => params.ca_file = Some(v.to_owned()),
+            "ssl_cert_reqs" => match v.to_ascii_lowercase().as_str() {
+                "none" | "cert_none" => params.insecure = true,
+                "required" | "cert_required" => {}
+                other => {
+                    return Err(invalid_url(format!(
+                        "ssl_cert_reqs={other:?}: use required (the default) or none"
+                    )));
+                }
+            },
+            "insecure" => params.insecure = true,
+            _ => kept.push(pair),
+        }
+    }
+    let tls = path.starts_with("rediss://") || path.starts_with("rediss-cluster://");
+    if !tls && (params.ca_file.is_some() || params.insecure) {
+        return Err(invalid_url(
+            "ssl_ca_certs / ssl_cert_reqs / insecure need a TLS URL (rediss:// or rediss-cluster://)"
+                .into(),
+        ));
+    }
+    let mut rest = path.to_owned();
+    if !kept.is_empty() {
+        rest.push('?');
+        rest.push_str(&kept.join("&"));
+    }
+    Ok((rest, params))
+}
+
+/// The CA file's bytes, for redis-rs's TLS configuration.
+#[cfg(feature = "rustls")]
+fn certificates(params: &TlsParams) -> Result<Option<redis::TlsCertificates>, Error> {
+    let Some(path) = &params.ca_file else {
+        return Ok(None);
+    };
+    let root = std::fs::read(path)
+        .map_err(|e| invalid_url(format!("ssl_ca_certs: cannot read {path}: {e}")))?;
+    Ok(Some(redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(root),
+    }))
+}
+
+#[cfg(not(feature = "rustls"))]
+fn certificates(params: &TlsParams) -> Result<Option<()>, Error> {
+    match &params.ca_file {
+        None => Ok(None),
+        Some(_) => Err(invalid_url(
+            "ssl_ca_certs needs session-cache's `rustls` feature (with native-tls, install the CA in the system's trust store)".into(),
+        )),
+    }
+}
+
+fn no_tls_in_build(url: &str) -> Result<(), Error> {
+    let tls = url.starts_with("rediss://") || url.starts_with("rediss-cluster://");
+    if tls && !cfg!(any(feature = "rustls", feature = "native-tls")) {
+        return Err(invalid_url(
+            "rediss:// needs TLS, which this build left out (enable session-cache's `rustls` or `native-tls` feature)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `host:port` of a Redis URL, for error messages (never the password).
+fn address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    rest.rsplit_once('@').map_or(rest, |(_, h)| h).to_owned()
+}
+
+/// A connection failure, worded with the server's address and what to do about a
+/// certificate problem (which is permanent: retrying cannot cure it).
+fn connect_error(service: &'static str, url: &str, e: redis::RedisError) -> Error {
+    let text = e.to_string();
+    let err = session_core::error::ServiceError::new(service, address(url), "CACHE_URL");
+    if session_core::error::is_certificate_failure(&text) {
+        return Error::permanent(
+            ENGINE,
+            err.problem(session_core::error::certificate_problem(
+                &text,
+                "ssl_ca_certs=<file> in CACHE_URL",
+            )),
+        );
+    }
+    let transient = redis_error_is_transient(&e);
+    let err = err.problem("cannot connect").caused_by(e);
+    if transient {
+        Error::transient(ENGINE, err)
+    } else {
+        Error::permanent(ENGINE, err)
+    }
+}
+
 pub(crate) fn connect_node(url: &str) -> Connecting {
     let url = url.to_owned();
     Box::pin(async move {
-        let client = redis::Client::open(url.as_str()).map_err(|e| invalid_url(e.to_string()))?;
+        no_tls_in_build(&url)?;
+        let (rest, params) = tls_params(&url)?;
+        let rest = if params.insecure {
+            format!("{rest}#insecure")
+        } else {
+            rest
+        };
+        let client = match certificates(&params)? {
+            #[cfg(feature = "rustls")]
+            Some(certs) => redis::Client::build_with_tls(rest.as_str(), certs),
+            #[cfg(not(feature = "rustls"))]
+            Some(()) => unreachable!("certificates() refuses a CA file without rustls"),
+            None => redis::Client::open(rest.as_str()),
+        }
+        .map_err(|e| invalid_url(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
             .set_response_timeout(REDIS_RESPONSE_TIMEOUT)
@@ -84,25 +224,52 @@ pub(crate) fn connect_node(url: &str) -> Connecting {
             .set_max_delay(500);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| connect_error("Redis", &url, e))?;
         Ok(Arc::new(Redis::node(conn)) as Arc<dyn CacheBackend>)
     })
 }
 
 pub(crate) fn connect_cluster(url: &str) -> Connecting {
-    let nodes: Vec<String> = url
-        .trim_start_matches("redis-cluster://")
-        .split(',')
-        .map(|n| format!("redis://{n}"))
-        .collect();
+    let url = url.to_owned();
     Box::pin(async move {
-        let client = redis::cluster::ClusterClientBuilder::new(nodes)
+        no_tls_in_build(&url)?;
+        let (rest, params) = tls_params(&url)?;
+        let (scheme, hosts) = match rest.split_once("://") {
+            Some(("rediss-cluster", h)) => ("rediss", h),
+            Some((_, h)) => ("redis", h),
+            None => ("redis", rest.as_str()),
+        };
+        let nodes: Vec<String> = hosts
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|n| format!("{scheme}://{n}"))
+            .collect();
+        #[allow(unused_mut)]
+        let mut builder = redis::cluster::ClusterClientBuilder::new(nodes)
             .connection_timeout(REDIS_CONNECT_TIMEOUT)
             .response_timeout(REDIS_RESPONSE_TIMEOUT)
-            .retries(2)
-            .build()
-            .map_err(|e| invalid_url(e.to_string()))?;
-        let conn = client.get_async_connection().await.map_err(redis_error)?;
+            .retries(2);
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        if scheme == "rediss" {
+            builder = builder.tls(if params.insecure {
+                redis::TlsMode::Insecure
+            } else {
+                redis::TlsMode::Secure
+            });
+        }
+        #[cfg(feature = "rustls")]
+        if let Some(certs) = certificates(&params)? {
+            builder = builder.certs(certs);
+        }
+        #[cfg(not(feature = "rustls"))]
+        certificates(&params)?;
+        let client = builder.build().map_err(|e| invalid_url(e.to_string()))?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| connect_error("Redis Cluster", &url, e))?;
         Ok(Arc::new(Cluster {
             client,
             current: std::sync::RwLock::new(Redis::cluster(conn)),
@@ -333,5 +500,44 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> CacheBackend for Redis<C
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
         Ok(self.query::<i64>(redis::cmd("EXISTS").arg(key)).await? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_are_read_and_the_rest_kept() {
+        let (rest, p) =
+            tls_params("rediss://u:pw@h:6380/2?ssl_ca_certs=/etc/ca.pem&protocol=resp3").unwrap();
+        assert_eq!(rest, "rediss://u:pw@h:6380/2?protocol=resp3");
+        assert_eq!(p.ca_file.as_deref(), Some("/etc/ca.pem"));
+        assert!(!p.insecure);
+        let (_, p) = tls_params("rediss://h/0?ssl_cert_reqs=none").unwrap();
+        assert!(p.insecure);
+        let (rest, p) = tls_params("rediss://h/0#insecure").unwrap();
+        assert!(p.insecure);
+        assert_eq!(rest, "rediss://h/0");
+        assert_eq!(
+            tls_params("redis://h/0").unwrap(),
+            ("redis://h/0".into(), TlsParams::default())
+        );
+    }
+
+    #[test]
+    fn tls_parameters_on_a_plain_url_or_a_bad_value_are_refused() {
+        let e = tls_params("redis://h/0?ssl_ca_certs=/x").unwrap_err();
+        assert!(session_core::error::report(&e).contains("rediss://"), "{e}");
+        assert!(tls_params("rediss://h/0?ssl_cert_reqs=maybe").is_err());
+    }
+
+    #[test]
+    fn addresses_never_show_the_password() {
+        assert_eq!(
+            address("rediss://user:secret@cache.example:6380/0"),
+            "cache.example:6380"
+        );
+        assert_eq!(address("redis-cluster://a:7000,b:7001"), "a:7000,b:7001");
     }
 }

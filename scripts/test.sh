@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Every NAME=value line the services script prints becomes an environment variable.
+urls=$(scripts/test-services.sh)
 while IFS= read -r line; do
-  [[ $line == *=* ]] && export "${line?}"
-done < <(scripts/test-services.sh)
+  if [[ $line == *=* ]]; then export "${line?}"; fi
+done <<<"$urls"
 echo "[test] Django venv" >&2
 scripts/django-venv.sh >/dev/null
 echo "[test] cargo test --workspace --all-targets" >&2

@@ -23,6 +23,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::current_dir()?;
     let settings = session_demo::settings_from(session_core::SettingsSource::from_env(), &dir)?;
     let store = session_demo::store_from(&settings).await?;
+    // SESSION_CLEAR_EXPIRED_EVERY: expired sessions removed in the background (stops on exit).
+    let cleanup = session_registry::ClearExpiredTask::from_settings(&settings, store.clone())?;
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
@@ -55,6 +57,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(result) => result??,
         Err(_) => eprintln!("session-demo: requests still in flight after {drain:?} were dropped"),
     }
+    drop(cleanup);
     store.close().await;
     eprintln!("session-demo: stopped");
     Ok(())

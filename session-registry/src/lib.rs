@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+pub mod maintenance;
+
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use session_core::{ConfigError, DynSessionStore, Error, SessionStore, Settings};
+
+pub use maintenance::{ClearExpiredTask, MaintenanceSettings};
 
 /// Why the configured engine could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +238,11 @@ impl Registry {
     /// variables are not checked: it holds many other things.
     pub fn check_setting_names(&self, settings: &Settings) -> Result<(), ConfigError> {
         let known: BTreeSet<&str> = Settings::core_names()
+            .chain(
+                <maintenance::MaintenanceSettings as session_core::SettingsGroup>::NAMES
+                    .iter()
+                    .copied(),
+            )
             .chain(self.engines.iter().flat_map(|e| e.settings.iter().copied()))
             .collect();
         let unknown: Vec<&str> = settings

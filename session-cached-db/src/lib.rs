@@ -361,6 +361,16 @@ impl CachedDbStore {
     }
 }
 
+/// Reports how a load's cache lookup went: `hit` (no database read), `miss` (read from the
+/// database), `error` (the cache failed; read from the database) or `bypassed` (the cache
+/// is resting after failures). A `tracing` event at TRACE and, with the `metrics` feature,
+/// the counter `session_cached_db_cache_total{result}`.
+fn cache_lookup(result: &'static str) {
+    tracing::trace!(target: "django.contrib.sessions", engine = ENGINE, result, "cache lookup");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("session_cached_db_cache_total", "result" => result).increment(1);
+}
+
 #[async_trait]
 impl SessionStore for CachedDbStore {
     fn engine_name(&self) -> &'static str {
@@ -381,12 +391,19 @@ impl SessionStore for CachedDbStore {
             match self.cache.get(&full).await {
                 Ok(Some(bytes)) => {
                     if let Some(map) = self.format.decode(&bytes) {
+                        cache_lookup("hit");
                         return Ok(Some(map));
                     }
+                    cache_lookup("miss");
                 }
-                Ok(None) => {}
-                Err(e) => self.cache_failed("get", &e),
+                Ok(None) => cache_lookup("miss"),
+                Err(e) => {
+                    cache_lookup("error");
+                    self.cache_failed("get", &e);
+                }
             }
+        } else {
+            cache_lookup("bypassed");
         }
         let Some((map, expires_at)) = self.db.load_with_expiry(key).await? else {
             return Ok(None);

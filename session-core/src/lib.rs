@@ -4,6 +4,7 @@ pub mod codec;
 pub mod cookie;
 pub mod error;
 pub mod expiry;
+pub mod instrument;
 pub mod key;
 pub mod memory;
 pub mod session;

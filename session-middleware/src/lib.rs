@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tracing::Instrument as _;
 
 use http::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -267,10 +268,30 @@ where
         // The clone that was polled ready serves this call (tower's usual dance).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let res = inner.call(req).await?;
-            let mut session = handle.lock().await;
-            Ok(finish(&shared, &mut session, cookie.is_some(), res).await)
-        })
+        // One span per request: the engine and what the session did (never its key or
+        // data); the middleware's own warnings and errors are logged inside it.
+        let span = tracing::info_span!(
+            target: "django.contrib.sessions",
+            "session_request",
+            engine = shared.store.engine_name(),
+            had_cookie = cookie.is_some(),
+            accessed = tracing::field::Empty,
+            modified = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        Box::pin(
+            async move {
+                let res = inner.call(req).await?;
+                let mut session = handle.lock().await;
+                let (accessed, modified) = (session.accessed(), session.modified());
+                let res = finish(&shared, &mut session, cookie.is_some(), res).await;
+                let span = tracing::Span::current();
+                span.record("accessed", accessed);
+                span.record("modified", modified);
+                span.record("status", res.status().as_u16());
+                Ok(res)
+            }
+            .instrument(span),
+        )
     }
 }

@@ -282,7 +282,9 @@ impl Registry {
                 registered: self.names(),
             });
         };
-        (spec.build)(settings.clone()).await
+        let store = (spec.build)(settings.clone()).await?;
+        // Every engine reports its operations the same way (session_core::instrument).
+        Ok(Arc::new(session_core::instrument::Instrumented::new(store)))
     }
 }
 

@@ -367,3 +367,34 @@ async fn the_json_value_format_is_a_setting() {
     let pickled = CacheSettings::from_settings(&Settings::new("s").unwrap()).unwrap();
     assert_eq!(pickled.value_format, ValueFormat::Pickle);
 }
+
+#[tokio::test]
+async fn a_store_over_the_apps_own_redis_connection() {
+    let url = redis_url();
+    let Ok(client) = redis::Client::open(url.as_str()) else {
+        return unavailable("cache-redis own connection", &"bad REDIS_URL");
+    };
+    let Ok(conn) = redis::aio::ConnectionManager::new(client).await else {
+        return unavailable("cache-redis own connection", &"no redis");
+    };
+    let prefix = format!("own{}", &generate_key()[..8]);
+    let backend = Arc::new(session_cache::backend::redis::Redis::node(conn.clone()));
+    let store = Arc::new(CacheStore::new(
+        Cache::new(backend, &prefix, 1),
+        ValueFormat::Pickle,
+    ));
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("x", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    // The app's connection sees Django's key.
+    let mut app = conn;
+    let full = format!("{prefix}:1:django.contrib.sessions.cache{key}");
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&full)
+        .query_async(&mut app)
+        .await
+        .unwrap();
+    assert!(exists, "written through the app's connection manager");
+    store.delete(&key).await.unwrap();
+}

@@ -301,3 +301,39 @@ async fn a_store_shares_the_apps_own_postgres_pool() {
     assert!(pool.size() <= 3);
     store.drop_table().await.unwrap();
 }
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn a_store_shares_the_apps_own_mysql_pool() {
+    let url = session_conformance::service_url(
+        "MYSQL_URL",
+        "mysql://sessions:sessions@127.0.0.1:3306/sessions_test",
+    );
+    let Ok(pool) = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+    else {
+        return unavailable("db-mysql own pool", &"no mariadb");
+    };
+    let options = DbOptions {
+        table: format!("ownpool_{}", &generate_key()[..8]),
+        ..DbOptions::default()
+    };
+    let store = DbStore::from_mysql_pool(
+        pool.clone(),
+        settings().session_signer(),
+        Arc::new(SystemClock),
+        &options,
+    )
+    .unwrap();
+    store.ensure_schema().await.unwrap();
+    let store = Arc::new(store);
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("x", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    assert!(store.load(&key).await.unwrap().is_some());
+    assert!(pool.size() <= 2);
+    store.drop_table().await.unwrap();
+}

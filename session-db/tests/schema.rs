@@ -192,7 +192,8 @@ async fn data_only_role(label: &str, admin_url: &str, role_url: &str, grant: &st
     )
     .run()
     .await;
-    for table in made.lock().unwrap().drain(..) {
+    let tables: Vec<String> = made.lock().unwrap().drain(..).collect();
+    for table in tables {
         sqlx_execute(admin_url, &format!("DROP TABLE {quote}{table}{quote}")).await;
     }
     report.write().unwrap();

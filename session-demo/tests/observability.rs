@@ -12,7 +12,10 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Every span's name and its fields as `name=value` text.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(String, Vec<String>)>>>);
+struct Spans(Arc<Mutex<Vec<SpanSeen>>>);
+
+/// A span's name and its `field=value` texts (the first is its id).
+type SpanSeen = (String, Vec<String>);
 
 struct Fields<'a>(&'a mut Vec<String>);
 

@@ -507,3 +507,58 @@ fn load_with_a_wrong_secret_says_so_with_its_own_exit_code() {
         Some(3)
     );
 }
+
+#[test]
+fn migrate_schema_creates_djangos_table_where_the_engine_will_not() {
+    let url = std::env::var("POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/sessions_test".into());
+    let table = format!(
+        "ctl_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let run = |cmd: &str| {
+        let child = Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+            .args([
+                cmd,
+                "--secret",
+                "k",
+                "--engine",
+                "db",
+                "--database-url",
+                &url,
+            ])
+            .env("SESSION_DB_TABLE", &table)
+            .env_remove("SESSION_DB_CREATE_TABLE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let before = run("clear-expired");
+    let err = String::from_utf8_lossy(&before.stderr).into_owned();
+    if err.contains("cannot connect") || err.contains("pool timed out") {
+        return session_conformance::unavailable("sessionctl migrate-schema", &err);
+    }
+    assert_eq!(before.status.code(), Some(1), "{before:?}");
+    assert!(
+        err.contains("does not exist") && err.contains("sessionctl migrate-schema"),
+        "{err}"
+    );
+    let migrated = run("migrate-schema");
+    assert!(migrated.status.success(), "{migrated:?}");
+    assert!(stdout(&migrated).contains("ready"));
+    let again = run("migrate-schema");
+    assert!(again.status.success(), "idempotent: {again:?}");
+    let after = run("clear-expired");
+    assert!(after.status.success(), "{after:?}");
+    assert_eq!(stdout(&after), "0");
+    // Leave nothing behind: drop the table with psql when it is here.
+    let _ = Command::new("psql")
+        .args([url.as_str(), "-qc", &format!("DROP TABLE \"{table}\"")])
+        .output();
+}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Makes .venv-django: a virtualenv with real Django for the live interop tests.
+# Makes .venv-django: a virtualenv with real Django for the live interop tests (and selenium,
+# which drives Debian's Chromium in the demo's browser test).
 # Django 6.1 needs Python >= 3.12 (pyenv's 3.12 when present); on Python 3.11 it falls back to
 # Django 5.2, whose session format is the same. Idempotent. Prints the interpreter's path.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv-django"
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import django, psycopg, pymysql, redis' 2>/dev/null; then
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import django, psycopg, pymysql, redis, selenium' 2>/dev/null; then
   echo "$venv/bin/python"; exit 0
 fi
 py=""
@@ -22,5 +23,5 @@ if "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; the
 else
   django='Django>=5.2,<5.3'
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check "$django" 'psycopg[binary]' pymysql redis >&2
+"$venv/bin/pip" install -q --disable-pip-version-check "$django" 'psycopg[binary]' pymysql redis 'selenium>=4.20' >&2
 echo "$venv/bin/python"

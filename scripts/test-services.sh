@@ -35,6 +35,11 @@ install_missing() {
     [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
   fi
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  # The demo's browser test drives Debian's Chromium (not a downloaded one).
+  if [ -z "${SKIP_BROWSER:-}" ]; then
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+  fi
   [ ${#need[@]} -eq 0 ] && return
   command -v apt-get >/dev/null 2>&1 ||
     die "missing ${need[*]} and no apt-get: install them, or give every server by URL"

@@ -3,14 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod pages;
+
 use axum::Router;
 use axum::extract::Form;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use session_core::key::random_string;
 use session_core::{ConfigError, DynSessionStore, Settings, SettingsSource};
-use session_middleware::{SessionHandle, SessionLayer};
+use session_middleware::{SessionError, SessionHandle, SessionLayer};
+
+pub use pages::Page;
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sessions.sqlite3";
@@ -113,107 +117,59 @@ pub async fn store_from(settings: &Settings) -> Result<Arc<DynSessionStore>, Dem
     Ok(session_registry::build_store(settings).await?)
 }
 
-/// A storage failure inside a handler: logged, answered 500.
-struct Failure(session_core::Error);
-
-impl From<session_core::Error> for Failure {
-    fn from(e: session_core::Error) -> Self {
-        Failure(e)
+/// A page as an axum response.
+fn respond(page: Result<Page, session_core::Error>) -> Response {
+    match page {
+        Ok(page) => (
+            StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK),
+            Html(page.html()),
+        )
+            .into_response(),
+        Err(e) => SessionError(e).into_response(),
     }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        tracing::error!(target: "django.request", error = %session_core::error::report(&self.0), "session storage failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, "Server Error (500)").into_response()
-    }
-}
-
-/// HTML-escapes user input (Django's `escape`).
-fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#x27;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-async fn index(session: SessionHandle) -> Result<String, Failure> {
-    let mut s = session.lock().await;
-    let visits = s.get::<i64>("num_visits").await?.unwrap_or(0) + 1;
-    s.insert("num_visits", &visits).await?;
-    s.set_test_cookie().await?;
-    Ok(format!("Visit count: {visits}"))
-}
-
-async fn about(session: SessionHandle) -> Result<String, Failure> {
-    let mut s = session.lock().await;
-    let tested = if s.test_cookie_worked().await? {
-        s.delete_test_cookie().await?;
-        "Cookie Tested!"
-    } else {
-        "Cookie not tested."
-    };
-    let visits = s.get::<i64>("num_visits").await?.unwrap_or(0);
-    Ok(format!("{tested} Visit count: {visits}"))
-}
-
-async fn reset(session: SessionHandle) -> Result<String, Failure> {
-    session.lock().await.remove("num_visits").await?;
-    Ok("Visit count reset.".to_owned())
-}
-
-async fn connection(session: SessionHandle) -> Result<Html<String>, Failure> {
-    let mut s = session.lock().await;
-    Ok(Html(match s.get::<String>("username").await? {
-        Some(user) => format!(
-            "<p>Logged in as {}.</p><p><a href=\"/logout/\">Log out</a></p>",
-            escape(&user)
-        ),
-        None => "<form method=\"post\" action=\"/login/\"><label>Username <input name=\"username\"></label> <button>Log in</button></form>".to_owned(),
-    }))
 }
 
 #[derive(serde::Deserialize)]
 struct Login {
+    #[serde(default)]
     username: String,
 }
 
-async fn login(session: SessionHandle, Form(form): Form<Login>) -> Result<Response, Failure> {
-    let user = form.username.trim();
-    if user.is_empty() {
-        return Ok((StatusCode::BAD_REQUEST, "A username is required.").into_response());
+/// Django's `APPEND_SLASH` (301 to the path with its slash) or its 404 page.
+async fn fallback(uri: Uri) -> Response {
+    match pages::append_slash(uri.path(), uri.query(), pages::ROUTES) {
+        Some(to) => Redirect::permanent(&to).into_response(),
+        None => respond(Ok(pages::not_found())),
     }
-    let mut s = session.lock().await;
-    // A new key at login, as Django's auth does: no session fixation.
-    s.cycle_key().await?;
-    s.insert("username", user).await?;
-    Ok(Html(format!(
-        "<p>Logged in as {}.</p><p><a href=\"/connection/\">Continue</a></p>",
-        escape(user)
-    ))
-    .into_response())
-}
-
-async fn logout(session: SessionHandle) -> Result<&'static str, Failure> {
-    session.lock().await.flush().await?;
-    Ok("You are logged out.")
 }
 
 /// The demo's routes behind Django's session middleware.
 pub fn router(store: Arc<DynSessionStore>, settings: &Settings) -> Router {
+    let engine = settings.engine_name().to_owned();
     Router::new()
-        .route("/", get(index))
-        .route("/about/", get(about))
-        .route("/reset/", get(reset))
-        .route("/connection/", get(connection))
-        .route("/login/", post(login))
-        .route("/logout/", get(logout).post(logout))
+        .route("/", get(|s: SessionHandle| async move { respond(pages::index(&s).await) }))
+        .route("/about/", get(|s: SessionHandle| async move { respond(pages::about(&s).await) }))
+        .route("/reset/", get(|s: SessionHandle| async move { respond(pages::reset(&s).await) }))
+        .route(
+            "/connection/",
+            get(|s: SessionHandle| async move { respond(pages::connection(&s).await) }),
+        )
+        .route(
+            "/login/",
+            post(|s: SessionHandle, Form(form): Form<Login>| async move {
+                respond(pages::login(&s, &form.username).await)
+            }),
+        )
+        .route(
+            "/logout/",
+            get(|s: SessionHandle| async move { respond(pages::logout(&s).await) })
+                .post(|s: SessionHandle| async move { respond(pages::logout(&s).await) }),
+        )
+        .route(
+            "/session/",
+            get(move |s: SessionHandle| async move { respond(pages::session_view(&s, &engine).await) }),
+        )
+        .fallback(fallback)
         .layer(SessionLayer::new(store, settings))
 }
 

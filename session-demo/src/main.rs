@@ -1,4 +1,5 @@
-//! `session-demo`: serves the seed tutorials' session apps on 127.0.0.1:$PORT (default 8000).
+//! `session-demo`: serves the seed tutorials' session apps on $HOST:$PORT (default
+//! 127.0.0.1:8000).
 
 use std::process::ExitCode;
 
@@ -31,7 +32,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("PORT {p:?} is not a port number"))?,
         Err(_) => 8000,
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // HOST: where to listen (default 127.0.0.1, this machine only; 0.0.0.0 for every interface).
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(format!(
+                "port {port} on {host} is already in use (Django's runserver uses 8000 too); choose another with PORT, for example PORT=8001 cargo run -p session-demo"
+            )
+            .into());
+        }
+        Err(e) => return Err(format!("cannot listen on {host}:{port} (HOST, PORT): {e}").into()),
+    };
     println!(
         "session-demo: {} sessions, serving on http://{}/",
         settings.engine_name(),

@@ -4,13 +4,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
 use tracing::Instrument as _;
 
 use http::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use session_core::cookie::{CookieExpiry, deletion_cookie, parse_cookie_header, session_cookie};
-use session_core::{CookieSettings, DynSessionStore, Error, Session, SessionConfig, Settings};
+use session_core::cookie::parse_cookie_header;
+use session_core::{DynSessionStore, Error, Session, SessionConfig, Settings};
 use tokio::sync::{Mutex, MutexGuard};
+
+mod handle;
+mod rules;
+
+pub use handle::{SessionError, Typed};
+pub use rules::{Outcome, RequestSession, SessionRules, patched_vary};
 
 /// Django's message for a session deleted while its request ran (`SessionInterrupted`).
 pub const SESSION_INTERRUPTED: &str = "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";
@@ -59,14 +66,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SessionHandle {
     }
 }
 
-#[derive(Debug)]
-struct Shared {
-    store: Arc<DynSessionStore>,
-    config: SessionConfig,
-    cookie: CookieSettings,
-    save_every_request: bool,
-}
-
 /// Django's `SessionMiddleware` as a tower [`Layer`](tower_layer::Layer).
 ///
 /// Request: the session cookie (Django's parser, last duplicate wins) becomes a lazy
@@ -89,7 +88,7 @@ struct Shared {
 /// ```
 #[derive(Clone, Debug)]
 pub struct SessionLayer {
-    shared: Arc<Shared>,
+    rules: Arc<SessionRules>,
 }
 
 impl SessionLayer {
@@ -105,12 +104,7 @@ impl SessionLayer {
         config: SessionConfig,
     ) -> SessionLayer {
         SessionLayer {
-            shared: Arc::new(Shared {
-                store,
-                config,
-                cookie: settings.cookie.clone(),
-                save_every_request: settings.save_every_request,
-            }),
+            rules: Arc::new(SessionRules::with_config(store, settings, config)),
         }
     }
 }
@@ -121,7 +115,7 @@ impl<S> tower_layer::Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> SessionService<S> {
         SessionService {
             inner,
-            shared: self.shared.clone(),
+            rules: self.rules.clone(),
         }
     }
 }
@@ -130,7 +124,7 @@ impl<S> tower_layer::Layer<S> for SessionLayer {
 #[derive(Clone, Debug)]
 pub struct SessionService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    rules: Arc<SessionRules>,
 }
 
 /// The session cookie's value in a request, as Django reads `request.COOKIES` (every `Cookie`
@@ -147,30 +141,15 @@ pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Adds `Cookie` to the response's `Vary`, as Django's `patch_vary_headers`.
 pub fn patch_vary(headers: &mut HeaderMap) {
-    let mut entries: Vec<String> = headers
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty())
-        .collect();
-    if !entries.iter().any(|e| e.eq_ignore_ascii_case("cookie")) {
-        entries.push("Cookie".to_owned());
-    }
-    let value = if entries.iter().any(|e| e == "*") {
-        "*".to_owned()
-    } else {
-        entries.join(", ")
-    };
+    let value = patched_vary(headers.get_all(VARY).iter().filter_map(|v| v.to_str().ok()));
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.insert(VARY, v);
     }
 }
 
-fn error_response<B: From<&'static str>>(status: StatusCode, body: &'static str) -> Response<B> {
+fn replaced<B: From<&'static str>>(status: u16, body: &'static str) -> Response<B> {
     let mut res = Response::new(B::from(body));
-    *res.status_mut() = status;
+    *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     res.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -178,63 +157,33 @@ fn error_response<B: From<&'static str>>(status: StatusCode, body: &'static str)
     res
 }
 
-fn storage_failure<B: From<&'static str>>(error: &Error) -> Response<B> {
-    tracing::error!(target: "django.request", error = %session_core::error::report(error), "session could not be saved");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR_BODY)
-}
-
-/// The response phase of Django's `SessionMiddleware.process_response`, applied to `res`.
-async fn finish<B: From<&'static str>>(
-    shared: &Shared,
-    session: &mut Session,
-    had_cookie: bool,
-    mut res: Response<B>,
-) -> Response<B> {
-    let accessed = session.accessed();
-    let modified = session.modified();
-    let empty = session.is_empty();
-    let vary;
-    if had_cookie && empty {
-        if let Ok(v) = HeaderValue::from_str(&deletion_cookie(&shared.cookie)) {
-            res.headers_mut().append(SET_COOKIE, v);
-        }
-        vary = true;
-    } else {
-        let mut set_cookie = false;
-        if (modified || shared.save_every_request) && !empty {
-            let expiry = match session.get_expire_at_browser_close().await {
-                Ok(true) => None,
-                Ok(false) => match session.get_expiry_age().await {
-                    Ok(age) => Some(CookieExpiry::from_age(age, shared.config.clock.now())),
-                    Err(e) => return storage_failure(&e),
-                },
-                Err(e) => return storage_failure(&e),
-            };
-            if res.status().as_u16() < 500 {
-                match session.save(false).await {
-                    Ok(()) => {}
-                    Err(Error::Gone) => {
-                        tracing::warn!(target: "django.request", "Bad Request: {SESSION_INTERRUPTED}");
-                        return error_response(StatusCode::BAD_REQUEST, BAD_REQUEST_BODY);
-                    }
-                    Err(e) => return storage_failure(&e),
-                }
-                let value = session.session_key().unwrap_or_default();
-                match HeaderValue::from_str(&session_cookie(&shared.cookie, value, expiry)) {
+/// Applies the response phase's decision to an http 1 response.
+fn apply<B: From<&'static str>>(outcome: Outcome, mut res: Response<B>) -> Response<B> {
+    match outcome {
+        Outcome::Replace { status, body } => replaced(status, body),
+        Outcome::Keep { set_cookie, vary } => {
+            if let Some(cookie) = set_cookie {
+                match HeaderValue::from_str(&cookie) {
                     Ok(v) => {
                         res.headers_mut().append(SET_COOKIE, v);
                     }
-                    Err(_) => return storage_failure(&Error::InvalidKey("not a header value")),
+                    Err(_) => {
+                        let e = Error::InvalidKey("not a header value");
+                        let Outcome::Replace { status, body } = Outcome::storage_failure(&e) else {
+                            unreachable!("storage_failure replaces the response")
+                        };
+                        return replaced(status, body);
+                    }
                 }
-                set_cookie = true;
             }
+            if let Some(vary) = vary {
+                if let Ok(v) = HeaderValue::from_str(&vary) {
+                    res.headers_mut().insert(VARY, v);
+                }
+            }
+            res
         }
-        vary = accessed || set_cookie;
     }
-    if vary {
-        patch_vary(res.headers_mut());
-    }
-    res
 }
 
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S>
@@ -256,40 +205,35 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let shared = self.shared.clone();
-        let cookie = request_cookie(req.headers(), &shared.cookie.name);
-        let session = Session::new(
-            shared.store.clone(),
-            shared.config.clone(),
-            cookie.as_deref(),
+        let rules = self.rules.clone();
+        let request = rules.start(
+            req.headers()
+                .get_all(COOKIE)
+                .iter()
+                .map(HeaderValue::as_bytes),
         );
-        let handle = SessionHandle(Arc::new(Mutex::new(session)));
-        req.extensions_mut().insert(handle.clone());
+        req.extensions_mut().insert(request.handle.clone());
         // The clone that was polled ready serves this call (tower's usual dance).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        // One span per request: the engine and what the session did (never its key or
-        // data); the middleware's own warnings and errors are logged inside it.
-        let span = tracing::info_span!(
-            target: "django.contrib.sessions",
-            "session_request",
-            engine = shared.store.engine_name(),
-            had_cookie = cookie.is_some(),
-            accessed = tracing::field::Empty,
-            modified = tracing::field::Empty,
-            status = tracing::field::Empty,
-        );
+        let span = request.span.clone();
         Box::pin(
             async move {
                 let res = inner.call(req).await?;
-                let mut session = handle.lock().await;
-                let (accessed, modified) = (session.accessed(), session.modified());
-                let res = finish(&shared, &mut session, cookie.is_some(), res).await;
-                let span = tracing::Span::current();
-                span.record("accessed", accessed);
-                span.record("modified", modified);
-                span.record("status", res.status().as_u16());
-                Ok(res)
+                let vary: Vec<String> = res
+                    .headers()
+                    .get_all(VARY)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
+                let outcome = rules
+                    .finish(
+                        &request,
+                        res.status().as_u16(),
+                        vary.iter().map(String::as_str),
+                    )
+                    .await;
+                Ok(apply(outcome, res))
             }
             .instrument(span),
         )

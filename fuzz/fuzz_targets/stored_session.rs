@@ -51,6 +51,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = s.save(false).await;
         }
         // The same bytes as a database row's session_data.
-        let _ = decode_or_empty(&w.signer, &String::from_utf8_lossy(data), None, 0.0);
+        let _ = decode_or_empty(&w.signer, &String::from_utf8_lossy(data), None, chrono::DateTime::UNIX_EPOCH);
     });
 });

@@ -67,12 +67,13 @@ async fn hostile_cache_entries_and_rows() {
     let mut m = Map::new();
     m.insert("_session_expiry".into(), Value::from(1e300));
     for (label, data) in [
-        ("other secret", other.sign_map(&Map::new(), 0)),
+        (
+            "other secret",
+            other.sign_map(&Map::new(), chrono::DateTime::UNIX_EPOCH),
+        ),
         (
             "_session_expiry = 1e300",
-            settings
-                .session_signer()
-                .sign_map(&m, chrono::Utc::now().timestamp()),
+            settings.session_signer().sign_map(&m, chrono::Utc::now()),
         ),
     ] {
         let key = session_core::key::generate_key();

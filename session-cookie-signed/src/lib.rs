@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use session_core::codec::Signer;
 use session_core::cookie::{BROWSER_COOKIE_LIMIT, longest_session_cookie_len};
-use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock, to_unix_f64};
+use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock};
 use session_core::{Clock, CookieSettings, Error, Map, Record, SessionStore, Settings};
 
 /// The signed-cookie engine.
@@ -71,9 +71,7 @@ impl SignedCookieStore {
     }
 
     fn sign(&self, record: &Record<'_>) -> Result<String, Error> {
-        let value = self
-            .signer
-            .sign_map(record.data, self.clock.now().timestamp());
+        let value = self.signer.sign_map(record.data, self.clock.now());
         let line = longest_session_cookie_len(&self.cookie, &value, record.max_age);
         if line > self.max_line {
             return Err(Error::TooLarge {
@@ -98,11 +96,7 @@ impl SessionStore for SignedCookieStore {
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
         let now = self.clock.now();
         let max_age = u64::try_from(self.cookie.age).unwrap_or(0);
-        let (data, signed_at) = match self.signer.unsign_timestamped(
-            key,
-            Some(max_age),
-            to_unix_f64(now),
-        ) {
+        let (data, signed_at) = match self.signer.unsign_timestamped(key, Some(max_age), now) {
             Ok((session_core::Value::Object(map), ts)) => (map, ts),
             Ok(_) => return Ok(None),
             Err(e) => {

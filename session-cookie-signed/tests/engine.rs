@@ -199,7 +199,10 @@ async fn an_out_of_range_custom_expiry_is_an_empty_session_not_a_panic() {
         let mut m = session_core::Map::new();
         m.insert("user".into(), Value::from("ada"));
         m.insert("_session_expiry".into(), v);
-        let cookie = signer.sign_map(&m, 1_767_323_045);
+        let cookie = signer.sign_map(
+            &m,
+            chrono::DateTime::from_timestamp(1_767_323_045, 0).unwrap(),
+        );
         assert_eq!(s.load(&cookie).await.unwrap(), None);
         let mut session = Session::new(s.clone(), config(&clock), Some(&cookie));
         assert!(session.load().await.unwrap().is_empty());

@@ -16,15 +16,18 @@
 //! let signer = Signer::new(SESSION_SALT, &Secret::new("test-secret-key-for-vectors"), &[]);
 //! let mut data = Map::new();
 //! data.insert("a test key".into(), Value::from("a test value"));
-//! let encoded = signer.sign(&Value::Object(data.clone()), 1_700_000_000);
+//! let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+//! let encoded = signer.sign(&Value::Object(data.clone()), at);
 //! assert_eq!(
 //!     encoded,
 //!     "eyJhIHRlc3Qga2V5IjoiYSB0ZXN0IHZhbHVlIn0:1r31eq:88d3WvSrdxeabN8aL-xuHwc1lhuMHgxjakLvdzHaGdI"
 //! );
-//! assert_eq!(signer.unsign(&encoded, None, 1_700_000_000.0).unwrap(), Value::Object(data));
+//! assert_eq!(signer.unsign(&encoded, None, at).unwrap(), Value::Object(data));
 //! ```
 
 use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
 use std::fmt;
 
 use base64::Engine as _;
@@ -146,17 +149,28 @@ impl Signer {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// Encodes `value` as Django's `signing.dumps(value, salt, compress=True)` at Unix time
-    /// `timestamp`.
-    pub fn sign(&self, value: &Value, timestamp: i64) -> String {
-        self.sign_json(&value.to_python_json(), timestamp)
+    /// Encodes `value` as Django's `signing.dumps(value, salt, compress=True)`, signed at
+    /// `at` (Django keeps whole seconds).
+    pub fn sign(&self, value: &Value, at: DateTime<Utc>) -> String {
+        self.sign_json(&value.to_python_json(), at.timestamp())
     }
 
-    /// Encodes a whole session (an object).
-    pub fn sign_map(&self, map: &Map, timestamp: i64) -> String {
+    /// Encodes a whole session (an object), signed at `at`.
+    ///
+    /// ```
+    /// use session_core::codec::{Secret, Signer, SESSION_SALT};
+    /// use session_core::{Map, Value};
+    /// let signer = Signer::new(SESSION_SALT, &Secret::new("django-insecure-secret"), &[]);
+    /// let mut session = Map::new();
+    /// session.insert("num_visits".into(), Value::from(3));
+    /// let now = chrono::Utc::now();
+    /// let stored = signer.sign_map(&session, now);      // what Django's session_data holds
+    /// assert_eq!(signer.unsign_map(&stored, None, now).unwrap(), session);
+    /// ```
+    pub fn sign_map(&self, map: &Map, at: DateTime<Utc>) -> String {
         let mut json = String::with_capacity(64);
         crate::value::write_python_object(map, &mut json);
-        self.sign_json(&json, timestamp)
+        self.sign_json(&json, at.timestamp())
     }
 
     fn sign_json(&self, json: &str, timestamp: i64) -> String {
@@ -180,12 +194,13 @@ impl Signer {
 
     /// Verifies and decodes like Django's `signing.loads`: signature first (current secret,
     /// then fallbacks), then the optional max age (`now - timestamp > max_age` is expired),
-    /// then base64, zlib and JSON. Any JSON value is returned (Django does the same).
+    /// then base64, zlib and JSON. Any JSON value is returned (Django does the same). `now`
+    /// judges the max age.
     pub fn unsign(
         &self,
         encoded: &str,
         max_age: Option<u64>,
-        now: f64,
+        now: DateTime<Utc>,
     ) -> Result<Value, DecodeError> {
         self.unsign_timestamped(encoded, max_age, now)
             .map(|(v, _)| v)
@@ -196,8 +211,9 @@ impl Signer {
         &self,
         encoded: &str,
         max_age: Option<u64>,
-        now: f64,
+        now: DateTime<Utc>,
     ) -> Result<(Value, i64), DecodeError> {
+        let now = crate::expiry::to_unix_f64(now);
         let (signed_part, sig) = encoded.rsplit_once(':').ok_or(DecodeError::BadSignature)?;
         let verified = (0..self.macs.len()).any(|i| {
             let expected = self.signature(i, signed_part.as_bytes());
@@ -244,7 +260,7 @@ impl Signer {
         &self,
         encoded: &str,
         max_age: Option<u64>,
-        now: f64,
+        now: DateTime<Utc>,
     ) -> Result<Map, DecodeError> {
         match self.unsign(encoded, max_age, now)? {
             Value::Object(map) => Ok(map),
@@ -256,7 +272,12 @@ impl Signer {
 /// Decodes a session as Django's `SessionBase.decode`: never fails. A bad signature logs a
 /// warning on the target `django.security.SuspiciousSession` and gives an empty session;
 /// any other corruption gives an empty session with a warning on `django.contrib.sessions`.
-pub fn decode_or_empty(signer: &Signer, encoded: &str, max_age: Option<u64>, now: f64) -> Map {
+pub fn decode_or_empty(
+    signer: &Signer,
+    encoded: &str,
+    max_age: Option<u64>,
+    now: DateTime<Utc>,
+) -> Map {
     match signer.unsign_map(encoded, max_age, now) {
         Ok(map) => map,
         Err(err) => {
@@ -430,10 +451,10 @@ mod tests {
     fn decompression_is_bounded() {
         let signer = Signer::new(SESSION_SALT, &Secret::new("k"), &[]).with_max_decompressed(1000);
         let big = Value::from("x".repeat(5000));
-        let encoded = signer.sign(&big, 0);
+        let encoded = signer.sign(&big, DateTime::UNIX_EPOCH);
         assert!(encoded.starts_with('.'));
         assert_eq!(
-            signer.unsign(&encoded, None, 0.0),
+            signer.unsign(&encoded, None, DateTime::UNIX_EPOCH),
             Err(DecodeError::TooLarge { limit: 1000 })
         );
     }

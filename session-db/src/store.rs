@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use session_core::codec::{Signer, decode_or_empty};
-use session_core::expiry::{SystemClock, to_unix_f64};
+use session_core::expiry::SystemClock;
 use session_core::key::is_acceptable_key;
 use session_core::settings::SettingsGroup;
 use session_core::{Clock, Error, Map, Record, SessionStore, Settings};
@@ -345,7 +345,7 @@ impl DbStore {
         };
         // A row whose data does not verify is an empty session under the same key, as in
         // Django (the warning is logged by the codec).
-        let data = decode_or_empty(&self.signer, &row.data, None, to_unix_f64(now));
+        let data = decode_or_empty(&self.signer, &row.data, None, now);
         Ok(Some((data, expire_date)))
     }
 
@@ -380,9 +380,7 @@ impl DbStore {
     }
 
     async fn write(&self, record: &Record<'_>, insert: bool) -> Result<u64, sqlx::Error> {
-        let data = self
-            .signer
-            .sign_map(record.data, self.clock.now().timestamp());
+        let data = self.signer.sign_map(record.data, self.clock.now());
         self.count();
         let sql = if insert {
             &self.sql.insert

@@ -168,7 +168,10 @@ async fn stored_row_is_djangos_format() {
         .session_signer();
     assert!(data.starts_with("eyJrIjoidiJ9:1vbVSP:"));
     assert_eq!(
-        signer.sign_map(&store.load(key).await.unwrap().unwrap(), 1_767_323_045),
+        signer.sign_map(
+            &store.load(key).await.unwrap().unwrap(),
+            chrono::DateTime::from_timestamp(1_767_323_045, 0).unwrap()
+        ),
         "eyJrIjoidiJ9:1vbVSP:X2vfQscbOej0ZIfOgNOC1r4J6Nvy69yIezgU_L6cWLM"
     );
     assert_eq!(

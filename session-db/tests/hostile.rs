@@ -15,7 +15,7 @@ const SECRET: &str = "hostile-rows-secret";
 /// Signed payloads that verify but must not be used.
 fn signed_hostile() -> Vec<(&'static str, String)> {
     let signer = Settings::new(SECRET).unwrap().session_signer();
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now();
     let with_expiry = |v: Value| {
         let mut m = Map::new();
         m.insert("user".into(), Value::from("ada"));
@@ -27,7 +27,7 @@ fn signed_hostile() -> Vec<(&'static str, String)> {
     let big_int = {
         use base64::Engine as _;
         let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&json);
-        let ts = session_core::codec::base62_encode(now);
+        let ts = session_core::codec::base62_encode(now.timestamp());
         // Sign by hand: the codec refuses to build such a value.
         let key = session_core::codec::derive_key(
             session_core::codec::SESSION_SALT,
@@ -118,7 +118,7 @@ async fn hostile_rows_read_as_empty_sessions() {
     let good = Settings::new(SECRET)
         .unwrap()
         .session_signer()
-        .sign_map(&Map::new(), 0);
+        .sign_map(&Map::new(), chrono::DateTime::UNIX_EPOCH);
     let key = insert(vec![0xff, 0xfe, 0x00, 0x01], "2999-01-01 00:00:00", true).await;
     expect_unreadable(&dyn_store, &key, "sqlite: BLOB data", &log).await;
     let key = insert(b"\xff\xfe not utf-8".to_vec(), "2999-01-01 00:00:00", true).await;
@@ -133,7 +133,7 @@ async fn hostile_rows_read_as_empty_sessions() {
     let data = Settings::new(SECRET)
         .unwrap()
         .session_signer()
-        .sign_map(&m, chrono::Utc::now().timestamp());
+        .sign_map(&m, chrono::Utc::now());
     for exp in [
         "2999-01-01T00:00:00",
         "2999-01-01 00:00:00+00:00",
@@ -192,7 +192,7 @@ async fn hostile_postgres_rows_read_as_empty_sessions() {
     let good = Settings::new(SECRET)
         .unwrap()
         .session_signer()
-        .sign_map(&Map::new(), 0);
+        .sign_map(&Map::new(), chrono::DateTime::UNIX_EPOCH);
     for exp in ["infinity", "200000-01-01 00:00:00+00"] {
         let key = insert(good.clone(), exp).await;
         expect_unreadable(

@@ -221,7 +221,10 @@ async fn a_generated_secret_is_kept_beside_the_database_and_reused() {
     let again = session_demo::settings_from(SettingsSource::new(), dir.path()).unwrap();
     let sign = |s: &session_core::Settings| {
         let map = session_core::Map::new();
-        s.session_signer().sign_map(&map, 1_700_000_000)
+        s.session_signer().sign_map(
+            &map,
+            chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
     };
     assert_eq!(sign(&first), sign(&again), "same secret after a restart");
     assert_eq!(

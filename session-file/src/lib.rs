@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use session_core::codec::{Signer, decode_or_empty};
-use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock, to_unix_f64};
+use session_core::expiry::{ExpiryPolicy, StoredExpiry, SystemClock};
 use session_core::key::is_acceptable_key;
 use session_core::{Clock, ConfigError, Error, Map, Record, SessionStore, Settings, SettingsGroup};
 
@@ -292,7 +292,7 @@ impl Inner {
             Map::new()
         } else {
             match std::str::from_utf8(&text) {
-                Ok(t) => decode_or_empty(&self.signer, t, None, to_unix_f64(now)),
+                Ok(t) => decode_or_empty(&self.signer, t, None, now),
                 Err(_) => {
                     tracing::warn!(target: "django.contrib.sessions", engine = ENGINE, "session file that is not UTF-8 treated as empty");
                     Map::new()
@@ -414,7 +414,7 @@ impl SessionStore for FileStore {
         let content = self
             .inner
             .signer
-            .sign_map(record.data, self.inner.clock.now().timestamp());
+            .sign_map(record.data, self.inner.clock.now());
         self.blocking(move |inner| inner.write(&path, &content, true))
             .await?;
         Ok(record.key.to_owned())
@@ -427,7 +427,7 @@ impl SessionStore for FileStore {
         let content = self
             .inner
             .signer
-            .sign_map(record.data, self.inner.clock.now().timestamp());
+            .sign_map(record.data, self.inner.clock.now());
         self.blocking(move |inner| inner.write(&path, &content, false))
             .await?;
         Ok(record.key.to_owned())

@@ -28,7 +28,7 @@ async fn hostile_files_read_as_empty_sessions() {
     )
     .unwrap();
     let dyn_store: Arc<DynSessionStore> = Arc::new(store.clone());
-    let now = 1_800_000_000;
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
     let plant = |content: &[u8]| {
         let key = generate_key();
         std::fs::write(dir.path().join(format!("sessionid{key}")), content).unwrap();

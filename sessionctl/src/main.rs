@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use session_core::codec::log_rejected;
-use session_core::expiry::to_unix_f64;
 use session_core::{Clock, DynSessionStore, Settings, SettingsSource, SystemClock, Value};
 
 /// Exit status when a session or string is rejected (missing, expired, invalid).
@@ -211,7 +210,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             } else {
                 settings.session_signer()
             };
-            println!("{}", signer.sign_map(&map, clock.now().timestamp()));
+            println!("{}", signer.sign_map(&map, clock.now()));
         }
         Command::Codec {
             action: CodecAction::Decode { signed_cookie },
@@ -225,7 +224,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             } else {
                 (settings.session_signer(), None)
             };
-            match signer.unsign_map(text.trim(), max_age, to_unix_f64(clock.now())) {
+            match signer.unsign_map(text.trim(), max_age, clock.now()) {
                 Ok(map) => println!("{}", Value::Object(map).to_python_json()),
                 Err(e) => {
                     log_rejected(&e);

@@ -42,6 +42,7 @@
 
 // Built with no database feature (cached_db chosen alone), the store compiles but every URL
 // answers "not compiled": the per-database code is simply absent.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(unused, unreachable_code)

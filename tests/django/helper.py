@@ -19,6 +19,15 @@ Commands (JSON on stdin where a dict is needed; results as one JSON line on stdo
   serve PORT        serves the seed tutorial's visit counter at / through Django's own
                     SessionMiddleware on 127.0.0.1:PORT until killed; prints "ready" first
   cache_raw KEY     -> {"b64": base64 of the raw cache bytes or null}
+
+With "auth": true in CONFIG_JSON, django.contrib.auth is installed too:
+  auth_setup              migrates contenttypes and auth (and sessions) -> {"ok": true}
+  create_user NAME PW     -> {"id": str(pk)}
+  login KEY|- NAME        django.contrib.auth.login into session KEY (or a new one), saved
+                          -> {"key": the session key after login}
+  get_user KEY            django.contrib.auth.get_user on session KEY, saved when changed
+                          -> {"id": str(pk) or null, "key": the key after}
+  set_password NAME PW    -> {"ok": true}
 """
 
 import base64
@@ -60,7 +69,10 @@ def configure(cfg):
         "SECRET_KEY_FALLBACKS": cfg.get("fallbacks", []),
         "USE_TZ": True,
         "TIME_ZONE": "UTC",
-        "INSTALLED_APPS": ["django.contrib.sessions"],
+        "INSTALLED_APPS": ["django.contrib.sessions"]
+        + (["django.contrib.contenttypes", "django.contrib.auth"] if cfg.get("auth") else []),
+        # Fast hashing for tests: the session auth hash covers whatever the hash is.
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
         "SESSION_ENGINE": "django.contrib.sessions.backends." + engine,
         "SESSION_COOKIE_AGE": cfg.get("cookie_age", 1209600),
         "DATABASES": {},
@@ -195,6 +207,41 @@ def main():
         out = {"encoded": Store().encode(json.load(sys.stdin))}
     elif command == "decode":
         out = {"data": Store().decode(sys.stdin.read())}
+    elif command == "auth_setup":
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, interactive=False)
+        out = {"ok": True}
+    elif command == "create_user":
+        from django.contrib.auth.models import User
+
+        user = User.objects.create_user(args[0], password=args[1])
+        out = {"id": str(user.pk)}
+    elif command in ("login", "get_user"):
+        from django.contrib import auth
+        from django.contrib.auth.models import User
+        from django.test import RequestFactory
+
+        request = RequestFactory().get("/")
+        key = args[0] if args[0] != "-" else None
+        request.session = Store(key)
+        if command == "login":
+            auth.login(request, User.objects.get(username=args[1]))
+            request.session.save()
+            out = {"key": request.session.session_key}
+        else:
+            user = auth.get_user(request)
+            if request.session.modified:
+                request.session.save()
+            uid = str(user.pk) if user.is_authenticated else None
+            out = {"id": uid, "key": request.session.session_key}
+    elif command == "set_password":
+        from django.contrib.auth.models import User
+
+        user = User.objects.get(username=args[0])
+        user.set_password(args[1])
+        user.save()
+        out = {"ok": True}
     elif command == "cache_raw":
         from django.core.cache import caches
 

@@ -26,18 +26,24 @@
 //! plain `INSERT` whose unique violation is [`Error::Duplicate`]. [`DbStore::statements`]
 //! counts the statements sent, so tests can hold the engine to these numbers.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use session_core::{Session, SessionConfig, Settings};
 //! use session_db::DbStore;
-//! let settings = Settings::new("change-me")?;
-//! let store = DbStore::connect("sqlite:///tmp/sessions.sqlite3", &settings).await?;
-//! store.ensure_schema().await?;
-//! let mut session = Session::new(Arc::new(store), SessionConfig::from_settings(&settings), None);
-//! session.insert_value("num_visits", 1).await?;
-//! session.save(false).await?;
-//! # Ok(()) }
+//! # let dir = std::env::temp_dir().join(format!("session-db-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let db = format!("sqlite://{}/db.sqlite3", dir.display());
+//! // Django's names: DATABASE_URL is the Django project's database (here a SQLite file, whose
+//! // table the engine creates; on PostgreSQL/MySQL Django's `migrate` made it).
+//! let settings = Settings::from_pairs([("SECRET_KEY", "change-me"), ("DATABASE_URL", db.as_str())])?;
+//! let store = Arc::new(DbStore::from_settings(&settings).await?);
+//! let mut session = Session::new(store.clone(), SessionConfig::from_settings(&settings), None);
+//! session.insert("num_visits", &1).await?;
+//! session.save(false).await?; // one INSERT into django_session
+//! assert!(store.raw_row(session.session_key().unwrap()).await?.is_some());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 
 // Built with no database feature (cached_db chosen alone), the store compiles but every URL

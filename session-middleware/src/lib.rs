@@ -11,7 +11,7 @@ use tracing::Instrument as _;
 use http::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
 use session_core::cookie::parse_cookie_header;
-use session_core::{DynSessionStore, Error, Session, SessionConfig, Settings};
+use session_core::{DynSessionStore, Session, SessionConfig, Settings};
 use tokio::sync::{Mutex, MutexGuard};
 
 mod handle;
@@ -169,11 +169,8 @@ fn apply<B: From<&'static str>>(outcome: Outcome, mut res: Response<B>) -> Respo
                         res.headers_mut().append(SET_COOKIE, v);
                     }
                     Err(_) => {
-                        let e = Error::InvalidKey("not a header value");
-                        let Outcome::Replace { status, body } = Outcome::storage_failure(&e) else {
-                            unreachable!("storage_failure replaces the response")
-                        };
-                        return replaced(status, body);
+                        tracing::error!(target: "django.request", "session cookie is not a header value");
+                        return replaced(500, SERVER_ERROR_BODY);
                     }
                 }
             }

@@ -244,6 +244,13 @@ async fn redis_killed_and_restarted_under_load() {
     .await;
 }
 
+/// The last lines a failed setup command printed (why it failed).
+fn tail(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
+    let lines: Vec<&str> = text.lines().rev().take(3).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join(" / ")
+}
+
 fn as_postgres(cmd: &str) -> bool {
     Command::new("runuser")
         .args(["-u", "postgres", "--", "sh", "-c", cmd])
@@ -273,15 +280,23 @@ async fn postgres_killed_and_restarted_under_load() {
         .arg(dir.path())
         .status();
     let port = free_port();
-    if !as_postgres(&format!(
-        "{} -D {} -A trust -U postgres >/dev/null",
-        initdb.display(),
-        data.display()
-    )) {
-        return unavailable(
-            "fault: postgres",
-            &"initdb failed (needs the postgres user)",
-        );
+    let made = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(&initdb)
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "postgres"])
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {}
+        // Say why (no postgres user, no root, a full disk…), not a guess.
+        Ok(out) => {
+            return unavailable(
+                "fault: postgres",
+                &format!("initdb failed: {}", tail(&out.stderr)),
+            );
+        }
+        Err(e) => return unavailable("fault: postgres", &format!("runuser: {e}")),
     }
     let start = format!(
         "{} -D {} -o '-p {port} -k {} -c listen_addresses=127.0.0.1' -l {}/log start >/dev/null",
@@ -409,12 +424,17 @@ async fn mariadb_killed_and_restarted_under_load() {
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        return unavailable("fault: mariadb", &"mariadb-install-db failed");
+        .output();
+    match installed {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let why = format!("{}{}", tail(&out.stdout), tail(&out.stderr));
+            return unavailable(
+                "fault: mariadb",
+                &format!("mariadb-install-db failed: {why}"),
+            );
+        }
+        Err(e) => return unavailable("fault: mariadb", &format!("mariadb-install-db: {e}")),
     }
     let port = free_port();
     let url = format!("mysql://root@127.0.0.1:{port}/mysql");

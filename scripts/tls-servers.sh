@@ -53,8 +53,14 @@ if [ -z "${POSTGRES_TLS_URL:-}" ] && ! port_open 5433; then
     as_user "$user" "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
   fi
   say "starting PostgreSQL with ssl=on on 127.0.0.1:5433"
-  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start -o \
-    "-p 5433 -k $dir -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$dir/server.pem -c ssl_key_file=$dir/server.key" >/dev/null
+  # A server killed moments ago may still hold its lock file: try a few times.
+  for attempt in 1 2 3; do
+    as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start -o \
+      "-p 5433 -k $dir -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$dir/server.pem -c ssl_key_file=$dir/server.key" \
+      >/dev/null 2>&1 && break
+    [ "$attempt" = 3 ] && { say "PostgreSQL did not start: see $dir/log"; exit 1; }
+    sleep 2
+  done
 fi
 
 my_url="mysql://root@localhost:3307/sessions_test?ssl-mode=verify_identity&ssl-ca=$TLS/ca.pem"
@@ -71,11 +77,15 @@ if [ -z "${MYSQL_TLS_URL:-}" ] && ! port_open 3307; then
       --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
   fi
   say "starting MariaDB with TLS on 127.0.0.1:3307"
+  rm -f "$dir/sock" "$dir/pid" # left behind when a previous server was killed
   /usr/sbin/mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/sock" --pid-file="$dir/pid" \
     --port=3307 --bind-address=127.0.0.1 --user="$user" --skip-grant-tables \
     --ssl-cert="$dir/server.pem" --ssl-key="$dir/server.key" --ssl-ca="$dir/ca.pem" \
     >"$dir/log" 2>&1 &
-  for _ in $(seq 120); do [ -S "$dir/sock" ] && break; sleep 0.5; done
+  for _ in $(seq 120); do
+    mariadb-admin --no-defaults --socket="$dir/sock" -u root ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
   mariadb --no-defaults --socket="$dir/sock" -u root -e "CREATE DATABASE IF NOT EXISTS sessions_test" >/dev/null
 fi
 

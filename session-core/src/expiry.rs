@@ -175,7 +175,14 @@ pub struct ExpiryPolicy {
     pub expire_at_browser_close: bool,
     /// `USE_TZ`: with false, absolute expiries are written without a UTC offset.
     pub use_tz: bool,
+    /// `SESSION_ABSOLUTE_TIMEOUT`: seconds a session may live from its creation (recorded
+    /// under [`STARTED_KEY`]), however active; `None`: no limit.
+    pub absolute_timeout: Option<i64>,
 }
+
+/// Where a session's creation time (Unix seconds) is kept when an absolute timeout is set: a
+/// key Django ignores (it reads and writes it back as ordinary data).
+pub const STARTED_KEY: &str = "_session_started_at";
 
 impl Default for ExpiryPolicy {
     fn default() -> Self {
@@ -183,6 +190,7 @@ impl Default for ExpiryPolicy {
             cookie_age: 1_209_600,
             expire_at_browser_close: false,
             use_tz: true,
+            absolute_timeout: None,
         }
     }
 }
@@ -194,6 +202,7 @@ impl ExpiryPolicy {
             cookie_age: settings.cookie.age,
             expire_at_browser_close: settings.expire_at_browser_close,
             use_tz: settings.use_tz,
+            absolute_timeout: settings.absolute_timeout,
         }
     }
 

@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::expiry::{Clock, EXPIRY_KEY, Expiry, ExpiryPolicy, StoredExpiry, SystemClock};
+use crate::expiry::{
+    Clock, EXPIRY_KEY, Expiry, ExpiryPolicy, STARTED_KEY, StoredExpiry, SystemClock,
+};
 use crate::key::{generate_key, validated_key};
 use crate::settings::Settings;
 use crate::store::{DynSessionStore, Record};
@@ -179,6 +181,18 @@ impl Session {
             }
             usable
         });
+        let loaded = match loaded {
+            Some(data) if self.past_absolute_timeout(&data) => {
+                // Over its absolute lifetime: gone for good, even if Django (which does not
+                // know this limit) would still accept the record.
+                tracing::debug!(target: "django.contrib.sessions", engine = self.store.engine_name(), "session past SESSION_ABSOLUTE_TIMEOUT ended");
+                if !self.store.stores_data_in_cookie() {
+                    self.store.delete(key).await?;
+                }
+                None
+            }
+            other => other,
+        };
         match loaded {
             Some(data) => Ok(data),
             None if self.store.stores_data_in_cookie() => {
@@ -363,19 +377,15 @@ impl Session {
     /// Seconds until the session expires, from now.
     pub async fn get_expiry_age(&mut self) -> Result<i64, Error> {
         let expiry = self.stored_expiry().await?;
-        Ok(self
-            .config
-            .policy
-            .expiry_age(self.config.clock.now(), expiry))
+        let data = self.data_mut().await?.clone();
+        Ok(self.expiry_of(&data, expiry).1)
     }
 
     /// When the session expires, from now.
     pub async fn get_expiry_date(&mut self) -> Result<DateTime<Utc>, Error> {
         let expiry = self.stored_expiry().await?;
-        Ok(self
-            .config
-            .policy
-            .expiry_date(self.config.clock.now(), expiry))
+        let data = self.data_mut().await?.clone();
+        Ok(self.expiry_of(&data, expiry).0)
     }
 
     /// Whether the cookie should be a browser-session cookie.
@@ -393,21 +403,57 @@ impl Session {
         self.store.exists(key).await
     }
 
-    fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
+    /// When the session's absolute lifetime ends (`SESSION_ABSOLUTE_TIMEOUT` after its
+    /// recorded creation), if both are known.
+    fn absolute_deadline(&self, data: &Map) -> Option<i64> {
+        let limit = self.config.policy.absolute_timeout?;
+        // Written as whole seconds; anything else is not our key's value and sets no limit.
+        let started = data.get(STARTED_KEY)?.as_i64()?;
+        Some(started.saturating_add(limit))
+    }
+
+    fn past_absolute_timeout(&self, data: &Map) -> bool {
+        self.absolute_deadline(data)
+            .is_some_and(|deadline| self.config.clock.now().timestamp() >= deadline)
+    }
+
+    /// The expiry date and age the policy gives, shortened to the absolute deadline.
+    fn expiry_of(&self, data: &Map, expiry: StoredExpiry) -> (DateTime<Utc>, i64) {
         let now = self.config.clock.now();
+        let mut date = self.config.policy.expiry_date(now, expiry);
+        let mut age = self.config.policy.expiry_age(now, expiry);
+        if let Some(deadline) = self.absolute_deadline(data) {
+            let remaining = deadline.saturating_sub(now.timestamp());
+            if remaining < age {
+                age = remaining;
+                date = DateTime::from_timestamp(deadline, 0).unwrap_or(date);
+            }
+        }
+        (date, age)
+    }
+
+    fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
         let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
+        let (expires_at, max_age) = self.expiry_of(data, expiry);
         Record {
             key,
             data,
-            expires_at: self.config.policy.expiry_date(now, expiry),
-            max_age: self.config.policy.expiry_age(now, expiry),
+            expires_at,
+            max_age,
         }
     }
 
     /// Persists under a fresh key (Django's `create()`): inserts the data in memory (or `{}`),
     /// retrying with a new key on a duplicate; marks modified.
     pub async fn create(&mut self) -> Result<(), Error> {
-        let data = self.cache.get_or_insert_with(Map::new).clone();
+        let now = self.config.clock.now().timestamp();
+        let absolute = self.config.policy.absolute_timeout.is_some();
+        let cache = self.cache.get_or_insert_with(Map::new);
+        if absolute && !cache.contains_key(STARTED_KEY) {
+            // The start of the absolute lifetime; kept across cycle_key (same data).
+            cache.insert(STARTED_KEY.to_owned(), Value::from(now));
+        }
+        let data = cache.clone();
         for _ in 0..CREATE_ATTEMPTS {
             let candidate = generate_key();
             let record = self.record(&candidate, &data);
@@ -445,7 +491,13 @@ impl Session {
         let Some(key) = self.key.clone() else {
             return Err(Error::Gone);
         };
-        let data = self.cache.take().unwrap_or_default();
+        let mut data = self.cache.take().unwrap_or_default();
+        if self.config.policy.absolute_timeout.is_some() && !data.contains_key(STARTED_KEY) {
+            // A session made before the limit was set, or by Django: its lifetime starts at
+            // its first save here.
+            let now = self.config.clock.now().timestamp();
+            data.insert(STARTED_KEY.to_owned(), Value::from(now));
+        }
         let record = self.record(&key, &data);
         let result = if must_create {
             self.store.create(&record).await

@@ -4,7 +4,7 @@
 
 use chrono::TimeDelta;
 use session_core::key::generate_key;
-use session_core::{Clock, Error, Expiry, Map, Record, Value};
+use session_core::{Clock, Error, Expiry, Map, Record, Session, Value};
 
 use crate::{Case, CaseResult, Ctx, Failure, Needs, check, check_eq};
 
@@ -563,6 +563,49 @@ async fn expiry_slides_on_save(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+async fn absolute_timeout_ends_a_session_however_active(ctx: Ctx) -> CaseResult {
+    let mut config = ctx.config();
+    config.policy.absolute_timeout = Some(3600);
+    let session = |key: Option<&str>| Session::new(ctx.store.clone(), config.clone(), key);
+    let mut s = session(None);
+    s.insert_value("k", "v").await?;
+    s.save(false).await?;
+    let key = s.session_key().unwrap_or_default().to_owned();
+    check!(
+        s.get_expiry_age().await? <= 3600,
+        "the cookie's and the record's age are capped by the absolute limit"
+    );
+    ctx.clock.advance_secs(1800);
+    let mut active = session(Some(&key));
+    check!(
+        active.get_value("k").await?.is_some(),
+        "alive half-way through"
+    );
+    active.insert_value("k", "w").await?;
+    active.save(false).await?;
+    check!(
+        active.get_expiry_age().await? <= 1800,
+        "activity does not extend it past the limit"
+    );
+    let latest = active.session_key().unwrap_or_default().to_owned();
+    ctx.clock.advance_secs(1801);
+    for k in [&key, &latest] {
+        let mut late = session(Some(k));
+        check!(
+            late.get_value("k").await?.is_none(),
+            "past the absolute limit the session is gone, however active it was"
+        );
+        if !ctx.caps.data_in_cookie {
+            check!(late.session_key().is_none(), "its key is not reused");
+            check!(
+                ctx.store.load(k).await?.is_none(),
+                "its record no longer loads (expired at the limit, or deleted)"
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn clear_expired(ctx: Ctx) -> CaseResult {
     let mut live = ctx.session(None);
     live.set_expiry(Expiry::Seconds(3600)).await?;
@@ -923,6 +966,7 @@ table! {
     actual_expiry: Expiry;
     expiry_boundaries: Expiry, ClockExpiry;
     expiry_slides_on_save: ServerSide, Expiry, ClockExpiry;
+    absolute_timeout_ends_a_session_however_active;
     clear_expired: ServerSide, ClearExpired, ClockExpiry;
     session_load_does_not_create_record: ServerSide;
     save_does_not_resurrect_session_deleted_elsewhere: ServerSide;

@@ -129,6 +129,9 @@ crate::settings_table! {
         secret_key_fallbacks: Vec<Secret> = "SECRET_KEY_FALLBACKS" => Vec::new(),
         /// `USE_TZ` (default true). With false, expiry strings are written without an offset.
         use_tz: bool = "USE_TZ" => true,
+        /// `SESSION_ABSOLUTE_TIMEOUT` (not a Django setting): seconds a session may live from
+        /// its creation, however active (OWASP's absolute timeout); unset: no limit.
+        absolute_timeout: Option<i64> = "SESSION_ABSOLUTE_TIMEOUT" => None,
         /// `TIME_ZONE`; only `UTC` is supported together with `USE_TZ = False`.
         time_zone: String = "TIME_ZONE" => "UTC".into(),
         /// `SESSION_MAX_DECOMPRESSED_SIZE` (not a Django setting): bound on a decompressed
@@ -157,6 +160,8 @@ pub struct Settings {
     pub secret_key_fallbacks: Vec<Secret>,
     /// `USE_TZ`.
     pub use_tz: bool,
+    /// `SESSION_ABSOLUTE_TIMEOUT` (seconds from creation), if set.
+    pub absolute_timeout: Option<i64>,
     /// `SESSION_MAX_DECOMPRESSED_SIZE`.
     pub max_decompressed_size: usize,
     source: Arc<SettingsSource>,
@@ -238,6 +243,12 @@ impl Settings {
                 reason: "with USE_TZ = False only TIME_ZONE = \"UTC\" is supported".into(),
             });
         }
+        if core.absolute_timeout.is_some_and(|t| t <= 0) {
+            return Err(ConfigError::Invalid {
+                setting: "SESSION_ABSOLUTE_TIMEOUT",
+                reason: "must be a positive number of seconds (unset it for no limit)".into(),
+            });
+        }
         if cookie.name.is_empty() {
             return Err(ConfigError::Missing {
                 setting: "SESSION_COOKIE_NAME",
@@ -257,6 +268,7 @@ impl Settings {
             secret_key,
             secret_key_fallbacks: core.secret_key_fallbacks,
             use_tz: core.use_tz,
+            absolute_timeout: core.absolute_timeout,
             max_decompressed_size: core.max_decompressed_size,
             source: Arc::new(source),
         })

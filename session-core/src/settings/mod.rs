@@ -475,4 +475,22 @@ mod tests {
             "<set>"
         );
     }
+
+    #[test]
+    fn absolute_timeout_is_read_and_must_be_positive() {
+        let s = Settings::from_pairs([("SECRET_KEY", "k"), ("SESSION_ABSOLUTE_TIMEOUT", "3600")])
+            .unwrap();
+        assert_eq!(s.absolute_timeout, Some(3600));
+        assert_eq!(
+            crate::ExpiryPolicy::from_settings(&s).absolute_timeout,
+            Some(3600)
+        );
+        let err = Settings::from_pairs([("SECRET_KEY", "k"), ("SESSION_ABSOLUTE_TIMEOUT", "0")])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("SESSION_ABSOLUTE_TIMEOUT"),
+            "{err}"
+        );
+        assert_eq!(Settings::new("k").unwrap().absolute_timeout, None);
+    }
 }

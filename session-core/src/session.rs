@@ -374,18 +374,24 @@ impl Session {
         Ok(StoredExpiry::of(self.data_mut().await?).unwrap_or(StoredExpiry::Policy))
     }
 
+    /// The absolute deadline and the custom expiry in the data (loads if needed; no copy).
+    async fn deadline_and_expiry(&mut self) -> Result<(Option<i64>, StoredExpiry), Error> {
+        let limit = self.config.policy.absolute_timeout;
+        let data = self.data_mut().await?;
+        let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
+        Ok((absolute_deadline(limit, data), expiry))
+    }
+
     /// Seconds until the session expires, from now.
     pub async fn get_expiry_age(&mut self) -> Result<i64, Error> {
-        let expiry = self.stored_expiry().await?;
-        let data = self.data_mut().await?.clone();
-        Ok(self.expiry_of(&data, expiry).1)
+        let (deadline, expiry) = self.deadline_and_expiry().await?;
+        Ok(self.expiry_of(deadline, expiry).1)
     }
 
     /// When the session expires, from now.
     pub async fn get_expiry_date(&mut self) -> Result<DateTime<Utc>, Error> {
-        let expiry = self.stored_expiry().await?;
-        let data = self.data_mut().await?.clone();
-        Ok(self.expiry_of(&data, expiry).0)
+        let (deadline, expiry) = self.deadline_and_expiry().await?;
+        Ok(self.expiry_of(deadline, expiry).0)
     }
 
     /// Whether the cookie should be a browser-session cookie.
@@ -405,24 +411,17 @@ impl Session {
 
     /// When the session's absolute lifetime ends (`SESSION_ABSOLUTE_TIMEOUT` after its
     /// recorded creation), if both are known.
-    fn absolute_deadline(&self, data: &Map) -> Option<i64> {
-        let limit = self.config.policy.absolute_timeout?;
-        // Written as whole seconds; anything else is not our key's value and sets no limit.
-        let started = data.get(STARTED_KEY)?.as_i64()?;
-        Some(started.saturating_add(limit))
-    }
-
     fn past_absolute_timeout(&self, data: &Map) -> bool {
-        self.absolute_deadline(data)
+        absolute_deadline(self.config.policy.absolute_timeout, data)
             .is_some_and(|deadline| self.config.clock.now().timestamp() >= deadline)
     }
 
-    /// The expiry date and age the policy gives, shortened to the absolute deadline.
-    fn expiry_of(&self, data: &Map, expiry: StoredExpiry) -> (DateTime<Utc>, i64) {
+    /// The expiry date and age the policy gives, shortened to the absolute `deadline`.
+    fn expiry_of(&self, deadline: Option<i64>, expiry: StoredExpiry) -> (DateTime<Utc>, i64) {
         let now = self.config.clock.now();
         let mut date = self.config.policy.expiry_date(now, expiry);
         let mut age = self.config.policy.expiry_age(now, expiry);
-        if let Some(deadline) = self.absolute_deadline(data) {
+        if let Some(deadline) = deadline {
             let remaining = deadline.saturating_sub(now.timestamp());
             if remaining < age {
                 age = remaining;
@@ -434,7 +433,8 @@ impl Session {
 
     fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
         let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
-        let (expires_at, max_age) = self.expiry_of(data, expiry);
+        let deadline = absolute_deadline(self.config.policy.absolute_timeout, data);
+        let (expires_at, max_age) = self.expiry_of(deadline, expiry);
         Record {
             key,
             data,
@@ -553,4 +553,11 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// When a session's absolute lifetime ends: `limit` seconds after the creation recorded under
+/// [`STARTED_KEY`] (whole seconds; any other value there sets no limit).
+fn absolute_deadline(limit: Option<i64>, data: &Map) -> Option<i64> {
+    let started = data.get(STARTED_KEY)?.as_i64()?;
+    Some(started.saturating_add(limit?))
 }

@@ -10,7 +10,6 @@ use tracing::Instrument as _;
 
 use http::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE, VARY};
 use http::{HeaderMap, Request, Response, StatusCode};
-use session_core::cookie::parse_cookie_header;
 use session_core::{DynSessionStore, Session, SessionConfig, Settings};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -132,12 +131,10 @@ pub struct SessionService<S> {
 /// header, last duplicate wins). Headers are read as bytes: a non-ASCII byte in some other
 /// cookie (browsers send them) never costs the session its cookie.
 pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    let joined: Vec<std::borrow::Cow<'_, str>> = headers
-        .get_all(COOKIE)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
-        .collect();
-    parse_cookie_header(&joined.join("; ")).remove(name)
+    rules::cookie_value(
+        headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes),
+        name,
+    )
 }
 
 /// Adds `Cookie` to the response's `Vary`, as Django's `patch_vary_headers`.

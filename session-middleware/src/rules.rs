@@ -72,6 +72,20 @@ impl Outcome {
     }
 }
 
+/// The value of cookie `name` among a request's `Cookie` header values, as Django reads
+/// `request.COOKIES`: every header, last duplicate wins, bytes that are not UTF-8 never cost
+/// the other cookies.
+pub(crate) fn cookie_value<'a>(
+    cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<String> {
+    let joined: Vec<std::borrow::Cow<'_, str>> = cookie_headers
+        .into_iter()
+        .map(String::from_utf8_lossy)
+        .collect();
+    parse_cookie_header(&joined.join("; ")).remove(name)
+}
+
 /// `Vary` with `Cookie` merged in, as Django's `patch_vary_headers`: `existing` are the
 /// response's `Vary` header values.
 pub fn patched_vary<'a>(existing: impl IntoIterator<Item = &'a str>) -> String {
@@ -115,11 +129,7 @@ impl SessionRules {
     /// Django reads `request.COOKIES`: every header, last duplicate wins, bytes that are not
     /// UTF-8 never cost the session its cookie). No storage I/O happens here.
     pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> RequestSession {
-        let joined: Vec<std::borrow::Cow<'_, str>> = cookie_headers
-            .into_iter()
-            .map(String::from_utf8_lossy)
-            .collect();
-        let key = parse_cookie_header(&joined.join("; ")).remove(&self.cookie.name);
+        let key = cookie_value(cookie_headers, &self.cookie.name);
         let span = tracing::info_span!(
             target: "django.contrib.sessions",
             "session_request",

@@ -265,8 +265,9 @@ impl Registry {
         }
     }
 
-    /// Builds the engine `SESSION_ENGINE` names, ready to use (the db engine's table is
-    /// created when missing).
+    /// Builds the engine `SESSION_ENGINE` names, ready to use (the db engine creates its table
+    /// only as `SESSION_DB_CREATE_TABLE` says, and checks its shape), wrapped so it reports
+    /// each operation (`session_core::instrument`).
     pub async fn build(&self, settings: &Settings) -> Result<Arc<DynSessionStore>, BuildError> {
         self.check_setting_names(settings)?;
         let name = settings.engine.as_str();

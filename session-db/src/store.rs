@@ -87,30 +87,31 @@ impl DbStore {
     /// so (`None`: only on SQLite, the embedded default), then checks that the table has
     /// Django's shape ([`check_schema`](Self::check_schema)).
     pub async fn prepare_schema(&self, create: Option<bool>) -> Result<(), DbError> {
-        if create.unwrap_or(self.backend() == Backend::Sqlite) {
-            let present = !self
-                .db
-                .columns(&self.table)
-                .await
-                .map_err(|e| DbError::Session(self.origin.classify(e)))?
-                .is_empty();
-            // An existing table is never altered, only checked.
-            if !present {
-                self.ensure_schema().await?;
-            }
+        let columns = self.columns().await?;
+        // An existing table is never altered, only checked: one catalog query either way.
+        if columns.is_empty() && create.unwrap_or(self.backend() == Backend::Sqlite) {
+            self.ensure_schema().await?;
+            return self.check_schema().await;
         }
-        self.check_schema().await
+        self.check_columns(&columns)
+    }
+
+    async fn columns(&self) -> Result<Vec<(String, String)>, DbError> {
+        self.db
+            .columns(&self.table)
+            .await
+            .map_err(|e| DbError::Session(self.origin.classify(e)))
     }
 
     /// Checks that the table exists with Django's three columns and their types
     /// (`session_key` varchar, `session_data` text, `expire_date` a timestamp): one query on
     /// the catalog, which a role with only SELECT/INSERT/UPDATE/DELETE on the table may run.
     pub async fn check_schema(&self) -> Result<(), DbError> {
-        let columns = self
-            .db
-            .columns(&self.table)
-            .await
-            .map_err(|e| DbError::Session(self.origin.classify(e)))?;
+        let columns = self.columns().await?;
+        self.check_columns(&columns)
+    }
+
+    fn check_columns(&self, columns: &[(String, String)]) -> Result<(), DbError> {
         let err = |problem: String| {
             DbError::Schema(
                 session_core::error::ServiceError::new(

@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv-django"
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import django, psycopg, pymysql, redis, selenium' 2>/dev/null; then
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import django, psycopg, pymysql, redis, selenium, pymemcache' 2>/dev/null; then
   echo "$venv/bin/python"; exit 0
 fi
 py=""
@@ -23,5 +23,5 @@ if "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; the
 else
   django='Django>=5.2,<5.3'
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check "$django" 'psycopg[binary]' pymysql redis 'selenium>=4.20' >&2
+"$venv/bin/pip" install -q --disable-pip-version-check "$django" 'psycopg[binary]' pymysql redis pymemcache 'selenium>=4.20' >&2
 echo "$venv/bin/python"

@@ -3,7 +3,7 @@
 # stdout (NAME=value lines, which scripts/test.sh exports).
 #
 # Each server is either given or local:
-#   given  — POSTGRES_URL, MYSQL_URL, REDIS_URL, REDIS_CLUSTER_URL (and the TLS servers'
+#   given  — POSTGRES_URL, MYSQL_URL, REDIS_URL, REDIS_CLUSTER_URL, MEMCACHED_URL (and the TLS servers'
 #            POSTGRES_TLS_URL, MYSQL_TLS_URL, REDIS_TLS_URL, REDIS_CLUSTER_TLS_URL) are used as
 #            they are: nothing is installed, started or changed; the script checks they answer.
 #   local  — on 127.0.0.1, installed from Debian/Ubuntu packages when missing (needs root or
@@ -35,6 +35,9 @@ install_missing() {
   fi
   if [ -z "${MYSQL_URL:-}" ] || [ -z "${MYSQL_TLS_URL:-}" ]; then
     [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+  fi
+  if [ -z "${MEMCACHED_URL:-}" ]; then
+    [ -x /usr/bin/memcached ] || need+=(memcached)
   fi
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
   # The demo's browser test drives Debian's Chromium (never a downloaded one). Without root
@@ -72,6 +75,27 @@ setup_redis() {
       --dir /var/lib/redis --logfile /var/log/redis/tests.log
   fi
   urls+=("REDIS_URL=redis://127.0.0.1:6379/0")
+}
+
+setup_memcached() {
+  if [ -n "${MEMCACHED_URL:-}" ]; then
+    step "Memcached: using MEMCACHED_URL as given"
+    urls+=("MEMCACHED_URL=$MEMCACHED_URL")
+    return
+  fi
+  if port_open 11211; then
+    step "Memcached: answering on 127.0.0.1:11211"
+  else
+    step "Memcached: starting on 127.0.0.1:11211 (64 MB)"
+    # -u: memcached refuses to run as root without a user to drop to.
+    local user=()
+    if [ "$(id -u)" = 0 ]; then id memcache >/dev/null 2>&1 && user=(-u memcache) || user=(-u nobody); fi
+    memcached -d -l 127.0.0.1 -p 11211 -m 64 "${user[@]}"
+    local i
+    for i in $(seq 50); do port_open 11211 && break; sleep 0.1; done
+    port_open 11211 || die "Memcached did not start on 127.0.0.1:11211"
+  fi
+  urls+=("MEMCACHED_URL=memcached://127.0.0.1:11211")
 }
 
 setup_redis_cluster() {
@@ -171,6 +195,7 @@ setup_tls() {
 
 install_missing
 setup_redis
+setup_memcached
 setup_redis_cluster
 setup_postgres
 setup_mariadb

@@ -45,7 +45,9 @@ impl Cache {
 
     /// Connects to a cache URL; the scheme picks the backend ([`backend::SCHEMES`]):
     /// `redis://host:port/db` (one node), `redis-cluster://h:p,h:p` (a Cluster, seed nodes),
-    /// or `memory://[?max_entries=N|max_bytes=N]` (in-process moka, default 100 000 entries).
+    /// `memcached://h:p[,h:p…]` (one or more Memcached servers, placed as Django's client places
+    /// them), or `memory://[?max_entries=N|max_bytes=N]` (in-process moka, default 100 000
+    /// entries).
     pub async fn connect(url: &str, key_prefix: &str, version: i64) -> Result<Cache, Error> {
         Ok(Cache::new(
             backend::connect(url).await?,

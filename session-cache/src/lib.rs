@@ -47,7 +47,8 @@ session_core::settings_table! {
     /// `CACHES`; here they are flat settings).
     #[derive(Debug, Clone)]
     pub struct CacheSettings {
-        /// `CACHE_URL`: `redis://…`, `rediss://…`, `redis-cluster://h:p,h:p` or `memory://`.
+        /// `CACHE_URL`: `redis://…`, `rediss://…`, `redis-cluster://h:p,h:p`,
+        /// `memcached://h:p[,h:p…]` or `memory://`.
         url: Option<ConnectionUrl> = "CACHE_URL" => None,
         /// The cache's `KEY_PREFIX` (default empty).
         key_prefix: String = "CACHE_KEY_PREFIX" => String::new(),

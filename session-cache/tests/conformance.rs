@@ -1,4 +1,4 @@
-//! The shared conformance suite on moka, Redis and a Redis Cluster, a fresh key prefix per case.
+//! The shared conformance suite on moka, Redis, a Redis Cluster and Memcached, a fresh key prefix per case.
 
 use std::sync::Arc;
 
@@ -14,10 +14,14 @@ const TTL_CACHE: Capabilities = Capabilities {
 };
 
 async fn run(label: &str, url: String, format: ValueFormat) {
+    run_with(label, url, format, TTL_CACHE).await;
+}
+
+async fn run_with(label: &str, url: String, format: ValueFormat, caps: Capabilities) {
     if let Err(e) = Cache::connect(&url, "probe", 1).await {
         return unavailable(label, &e);
     }
-    Harness::new(label, TTL_CACHE, move |_clock: Arc<dyn Clock>| {
+    Harness::new(label, caps, move |_clock: Arc<dyn Clock>| {
         let url = url.clone();
         async move {
             let cache = Cache::connect(&url, &format!("t{}", &generate_key()[..10]), 1).await?;
@@ -58,6 +62,22 @@ async fn conformance_redis_json_values() {
         "cache-redis-json",
         service_url("REDIS_URL", "redis://127.0.0.1:6379/0"),
         ValueFormat::Json,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_memcached() {
+    // Memcached's 1 MiB item limit bounds a session (less the key and the item's header).
+    let caps = Capabilities {
+        max_session_bytes: Some(session_cache::backend::memcached::DEFAULT_MAX_ITEM_SIZE - 256),
+        ..TTL_CACHE
+    };
+    run_with(
+        "cache-memcached",
+        service_url("MEMCACHED_URL", "memcached://127.0.0.1:11211"),
+        ValueFormat::Pickle,
+        caps,
     )
     .await;
 }

@@ -398,3 +398,232 @@ async fn a_store_over_the_apps_own_redis_connection() {
     assert!(exists, "written through the app's connection manager");
     store.delete(&key).await.unwrap();
 }
+
+fn memcached_url() -> String {
+    service_url("MEMCACHED_URL", "memcached://127.0.0.1:11211")
+}
+
+/// The seed tutorial's configuration: Django's `PyMemcacheCache` and this engine share
+/// sessions both ways, with the same keys, flags, bytes and expiry.
+#[tokio::test]
+async fn interop_with_django_pymemcache_cache() {
+    let url = memcached_url();
+    if let Err(e) = Cache::connect(&url, "probe", 1).await {
+        return unavailable("memcached interop", &e);
+    }
+    let prefix = format!("dj{}", &generate_key()[..8]);
+    // Over 30 days: Memcached reads such a TTL as a Unix time; both sides must convert.
+    let age = 40 * 24 * 3600;
+    let Some(django) = Django::locate(
+        "memcached interop",
+        json!({"engine": "cache", "secret": "s", "cache_url": url, "key_prefix": prefix, "cookie_age": age}),
+    ) else {
+        return;
+    };
+    let settings = Settings::from_pairs([
+        ("SECRET_KEY", "s"),
+        ("CACHE_URL", url.as_str()),
+        ("CACHE_KEY_PREFIX", prefix.as_str()),
+        ("SESSION_COOKIE_AGE", &age.to_string()),
+    ])
+    .unwrap();
+    let store = Arc::new(CacheStore::from_settings(&settings).await.unwrap());
+    let config = SessionConfig::from_settings(&settings);
+
+    // Django writes → we read and modify → Django reads.
+    let key = django
+        .run(
+            "create",
+            &[],
+            r#"{"user": "ada", "n": 1, "t": [1, 2.5, null, true]}"#,
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut s = Session::new(store.clone(), config.clone(), Some(&key));
+    assert_eq!(s.get_value("user").await.unwrap(), Some(Value::from("ada")));
+    s.insert_value("n", 2).await.unwrap();
+    s.save(false).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&key], "").await["data"],
+        json!({"user": "ada", "n": 2, "t": [1, 2.5, null, true]})
+    );
+
+    // We write → Django reads; the item is flagged as pymemcache's pickle (flag 1) and its
+    // bytes are what Django itself stores for the same dict.
+    let mut ours = Session::new(store.clone(), config.clone(), None);
+    ours.insert_value("cart", Value::from(vec![1, 2]))
+        .await
+        .unwrap();
+    ours.save(false).await.unwrap();
+    let our_key = ours.session_key().unwrap().to_owned();
+    assert_eq!(
+        django.run("load", &[&our_key], "").await["data"],
+        json!({"cart": [1, 2]})
+    );
+    let raw = django
+        .run(
+            "cache_raw",
+            &[&format!("django.contrib.sessions.cache{our_key}")],
+            "",
+        )
+        .await;
+    let reply = base64::engine::general_purpose::STANDARD
+        .decode(raw["reply"].as_str().unwrap())
+        .unwrap();
+    let header = String::from_utf8_lossy(&reply[..reply.iter().position(|b| *b == b'\r').unwrap()])
+        .into_owned();
+    let fields: Vec<&str> = header.split(' ').collect();
+    assert_eq!(fields[0], "VALUE");
+    assert_eq!(fields[1], store.cache_key(&our_key));
+    assert_eq!(fields[2], "1", "pymemcache's FLAG_PICKLE: {header}");
+    let body_start = header.len() + 2;
+    let body_len: usize = fields[3].parse().unwrap();
+    let mut map = session_core::Map::new();
+    map.insert("cart".into(), Value::from(vec![1, 2]));
+    assert_eq!(
+        &reply[body_start..body_start + body_len],
+        session_cache::pickle::dumps(&map).as_slice()
+    );
+
+    // The 40-day expiry reached Memcached as a date, not as "expire at once" (it would be
+    // gone) — on both sides' writes, read back by the other side.
+    assert_eq!(
+        store.load(&key).await.unwrap().unwrap()["n"],
+        Value::from(2)
+    );
+
+    // Django's delete → our save is Gone; ours → Django sees nothing.
+    django.run("delete", &[&key], "").await;
+    s.insert_value("late", 1).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::Gone)));
+    store.delete(&our_key).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&our_key], "").await,
+        json!({"key": null, "data": {}})
+    );
+}
+
+/// Several servers: Django's HashClient and this backend put every key on the same server,
+/// so each side finds what the other wrote. Three private Memcached processes.
+#[tokio::test]
+async fn several_memcached_servers_place_keys_as_django_does() {
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        match session_conformance::PrivateMemcached::start() {
+            Ok(m) => servers.push(m),
+            Err(e) => return unavailable("memcached placement", &e),
+        }
+    }
+    let hosts: Vec<String> = servers.iter().map(|m| m.address()).collect();
+    let url = format!("memcached://{}", hosts.join(","));
+    let prefix = format!("hc{}", &generate_key()[..8]);
+    let Some(django) = Django::locate(
+        "memcached placement",
+        json!({"engine": "cache", "secret": "s", "cache_url": url, "key_prefix": prefix}),
+    ) else {
+        return;
+    };
+    let settings = Settings::from_pairs([
+        ("SECRET_KEY", "s"),
+        ("CACHE_URL", url.as_str()),
+        ("CACHE_KEY_PREFIX", prefix.as_str()),
+    ])
+    .unwrap();
+    let store = Arc::new(CacheStore::from_settings(&settings).await.unwrap());
+    let config = SessionConfig::from_settings(&settings);
+    let mut per_server = std::collections::HashMap::new();
+    for i in 0..12 {
+        // Django writes, we read; we write, Django reads.
+        let key = django.run("create", &[], &format!(r#"{{"i": {i}}}"#)).await["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut s = Session::new(store.clone(), config.clone(), Some(&key));
+        assert_eq!(s.get_value("i").await.unwrap(), Some(Value::from(i)));
+        let mut ours = Session::new(store.clone(), config.clone(), None);
+        ours.insert_value("j", i).await.unwrap();
+        ours.save(false).await.unwrap();
+        let our_key = ours.session_key().unwrap().to_owned();
+        assert_eq!(
+            django.run("load", &[&our_key], "").await["data"],
+            json!({"j": i})
+        );
+        // The item sits on the server HashClient names, alone.
+        let raw = django
+            .run(
+                "cache_raw",
+                &[&format!("django.contrib.sessions.cache{our_key}")],
+                "",
+            )
+            .await;
+        let server = raw["server"].as_str().unwrap().to_owned();
+        for host in &hosts {
+            let single = Cache::connect(&format!("memcached://{host}"), &prefix, 1)
+                .await
+                .unwrap();
+            let here = single.exists(&store.cache_key(&our_key)).await.unwrap();
+            assert_eq!(
+                here,
+                *host == server,
+                "{our_key} on {host}? HashClient says {server}"
+            );
+        }
+        *per_server.entry(server).or_insert(0) += 1;
+    }
+    assert!(
+        per_server.len() >= 2,
+        "keys spread over the servers: {per_server:?}"
+    );
+}
+
+/// What Memcached refuses is refused before it is sent, with an error that says why; the
+/// stored session is never dropped by an oversized write (Memcached would drop it).
+#[tokio::test]
+async fn memcached_limits_are_clear_errors() {
+    let url = memcached_url();
+    if let Err(e) = Cache::connect(&url, "probe", 1).await {
+        return unavailable("memcached limits", &e);
+    }
+    let bad = CacheStore::new(
+        Cache::connect(&url, "has space", 1).await.unwrap(),
+        ValueFormat::Pickle,
+    );
+    let err = bad.load(&generate_key()).await.unwrap_err().to_string();
+    assert!(err.contains("cache"), "{err}");
+    let err = session_core::error::report(&bad.load(&generate_key()).await.unwrap_err());
+    assert!(
+        err.contains("CACHE_KEY_PREFIX") && err.contains("whitespace"),
+        "{err}"
+    );
+
+    let small = CacheStore::new(
+        Cache::connect(
+            &format!("{url}?max_item_size=2000"),
+            &format!("m{}", &generate_key()[..8]),
+            1,
+        )
+        .await
+        .unwrap(),
+        ValueFormat::Pickle,
+    );
+    let store = Arc::new(small);
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert_value("a", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    s.insert_value("big", "x".repeat(3000)).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::TooLarge { .. })));
+    assert_eq!(
+        store.load(&key).await.unwrap().unwrap()["a"],
+        Value::from(1)
+    );
+    let err = Cache::connect(&format!("{url}?pool=3"), "p", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        session_core::error::report(&err).contains("pool_size"),
+        "{err}"
+    );
+}

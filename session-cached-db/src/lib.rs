@@ -337,7 +337,13 @@ impl CachedDbStore {
             .set_unless(&full, &bytes, self.ttl(record.max_age), tombstone)
             .await
         {
-            self.cache_failed("set", &e);
+            if let Error::TooLarge { size, limit } = e {
+                // Too big for the cache (Memcached's item limit), fine for the database:
+                // the session lives in the database alone, and no old copy may stay.
+                tracing::debug!(target: "django.contrib.sessions", size, limit, "session too large for the cache; kept in the database only");
+            } else {
+                self.cache_failed("set", &e);
+            }
             if let Err(e) = self.cache.delete(&full).await {
                 tracing::error!(target: "django.contrib.sessions", error = %session_core::error::report(&e), "stale session cache entry could not be deleted; it will be before the cache is used again");
                 return self.mark_stale(full, Invalidation::Drop);
@@ -418,7 +424,10 @@ impl SessionStore for CachedDbStore {
                 .add(&full, &self.format.encode(&map), self.ttl(age))
                 .await
             {
-                self.cache_failed("refill", &e);
+                // A session too large for the cache is simply not cached.
+                if !matches!(e, Error::TooLarge { .. }) {
+                    self.cache_failed("refill", &e);
+                }
             }
         }
         Ok(Some(map))

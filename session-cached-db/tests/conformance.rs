@@ -1,4 +1,5 @@
-//! The shared conformance suite on SQLite + moka, PostgreSQL + Redis and MariaDB + Redis: a
+//! The shared conformance suite on SQLite + moka, PostgreSQL + Redis, PostgreSQL + Memcached
+//! and MariaDB + Redis: a
 //! fresh table and a fresh cache key prefix per case.
 
 use std::sync::{Arc, Mutex};
@@ -104,4 +105,16 @@ async fn conformance_mysql_redis() {
 
 fn redis_url() -> String {
     service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+}
+
+/// The tutorial's cache: sessions over 1 MiB stay in the database alone (the `large_payload`
+/// case covers it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_postgres_memcached() {
+    let url = service_url(
+        "POSTGRES_URL",
+        "postgres://postgres:postgres@127.0.0.1:5432/sessions_test",
+    );
+    let memcached = service_url("MEMCACHED_URL", "memcached://127.0.0.1:11211");
+    run("cached_db-postgres-memcached", url, memcached).await;
 }

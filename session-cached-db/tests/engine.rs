@@ -1,6 +1,6 @@
 //! cached_db behaviour beyond the shared suite: Django's layout, round trips, consistency when
 //! the cache fails or is shared by several instances, and live interop with Django's
-//! cached_db engine on Redis.
+//! cached_db engine on Redis and on Memcached (the seed tutorial's cache).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -408,4 +408,177 @@ async fn interop_with_djangos_cached_db_on_redis() {
         django.run("load", &[&ours], "").await,
         json!({"key": null, "data": {}})
     );
+}
+
+fn memcached_url() -> String {
+    service_url("MEMCACHED_URL", "memcached://127.0.0.1:11211")
+}
+
+/// The seed tutorial's cache under Django's cached_db engine: `PyMemcacheCache` and this
+/// engine share rows and cache entries both ways.
+#[tokio::test]
+async fn interop_with_djangos_cached_db_on_memcached() {
+    let url = memcached_url();
+    let raw = match Cache::connect(&url, "", 1).await {
+        Ok(c) => c,
+        Err(e) => return unavailable("cached_db memcached interop", &e),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite3");
+    let db = sqlite_at(&path, Arc::new(SystemClock)).await;
+    let prefix = format!("dj{}", &generate_key()[..8]);
+    let Some(django) = Django::locate(
+        "cached_db memcached interop",
+        json!({
+            "engine": "cached_db",
+            "secret": "cached-db-test-secret",
+            "database_url": format!("sqlite://{}", path.display()),
+            "cache_url": url,
+            "key_prefix": prefix,
+        }),
+    ) else {
+        return;
+    };
+    let cache = Cache::connect(&url, &prefix, 1).await.unwrap();
+    let store = Arc::new(CachedDbStore::new(
+        db.clone(),
+        cache,
+        ValueFormat::Pickle,
+        None,
+    ));
+
+    // Django writes → we read from its Memcached entry (no query) and modify → Django reads.
+    let key = django
+        .run("create", &[], r#"{"user": "ada", "n": 1}"#)
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = db.statements();
+    let mut s = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    assert_eq!(s.get_value("user").await.unwrap(), Some(Value::from("ada")));
+    assert_eq!(
+        db.statements() - before,
+        0,
+        "Django's Memcached entry is hit"
+    );
+    s.insert_value("n", 2).await.unwrap();
+    s.save(false).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&key], "").await["data"],
+        json!({"user": "ada", "n": 2})
+    );
+    // A Django row without its cache entry: the miss path refills Memcached.
+    let k2 = django.run("create", &[], r#"{"m": 7}"#).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    raw.delete(&store.cache_key(&k2)).await.unwrap();
+    assert_eq!(
+        store.load(&k2).await.unwrap().unwrap().get("m"),
+        Some(&Value::from(7))
+    );
+    assert!(raw.get(&store.cache_key(&k2)).await.unwrap().is_some());
+    // We write → Django reads from the cache, and from the row alone.
+    let ours = new_session(store.clone(), &[("cart", Value::from(vec![1, 2]))]).await;
+    assert_eq!(
+        django.run("load", &[&ours], "").await["data"],
+        json!({"cart": [1, 2]})
+    );
+    raw.delete(&store.cache_key(&ours)).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&ours], "").await["data"],
+        json!({"cart": [1, 2]})
+    );
+    // Django's logout → our save is Gone; ours → Django sees nothing.
+    django.run("delete", &[&key], "").await;
+    s.insert_value("late", 1).await.unwrap();
+    assert!(matches!(s.save(false).await, Err(Error::Gone)));
+    store.delete(&ours).await.unwrap();
+    assert_eq!(
+        django.run("load", &[&ours], "").await,
+        json!({"key": null, "data": {}})
+    );
+}
+
+/// Memcached cut off (a partition: it keeps its old entries) and then killed and restarted
+/// (empty) while 16 tasks keep writing: every request is served from the database, and
+/// afterwards every session reads the last value written — nothing stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memcached_outage_and_restart_under_load_serve_no_stale_session() {
+    let mut memcached = match session_conformance::PrivateMemcached::start() {
+        Ok(m) => m,
+        Err(e) => return unavailable("cached_db memcached outage", &e),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut proxy = session_conformance::tcp_proxy(listener, memcached.address());
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(SystemClock)).await;
+    let cache = Cache::connect(&format!("memcached://127.0.0.1:{port}"), "out", 1)
+        .await
+        .unwrap();
+    let store = Arc::new(CachedDbStore::new(db, cache, ValueFormat::Pickle, None));
+    let mut keys = Vec::new();
+    for _ in 0..64 {
+        keys.push(new_session(store.clone(), &[("n", Value::from(0))]).await);
+    }
+    // Each task owns 4 sessions and writes increasing values to them until told to stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for chunk in keys.chunks(4) {
+        let (store, chunk, stop) = (store.clone(), chunk.to_vec(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut written = vec![0i64; chunk.len()];
+            let mut n = 0;
+            // Bounded: at most 5 000 rounds even if nobody says stop.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 5_000 {
+                n += 1;
+                for (i, k) in chunk.iter().enumerate() {
+                    let mut s = Session::new(store.clone(), SessionConfig::default(), Some(k));
+                    let seen = s.get_value("n").await.unwrap().and_then(|v| v.as_i64());
+                    assert_eq!(seen, Some(written[i]), "a stale read of {k}");
+                    written[i] += 1;
+                    s.insert_value("n", written[i]).await.unwrap();
+                    s.save(false).await.unwrap();
+                }
+            }
+            (chunk, written)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A partition: the cache keeps its entries, which go stale meanwhile.
+    proxy.abort();
+    let _ = proxy.await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        store.health().degraded,
+        "the writers noticed the partition: {:?}",
+        store.health()
+    );
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    proxy = session_conformance::tcp_proxy(listener, memcached.address());
+    tokio::time::sleep(CACHE_RETRY_AFTER * 2).await;
+    // A kill -9 and a restart (the cache comes back empty).
+    memcached.kill();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    memcached.restart().unwrap();
+    tokio::time::sleep(CACHE_RETRY_AFTER * 2).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        let (chunk, written) = t.await.expect("no request failed and no read was stale");
+        for (k, n) in chunk.iter().zip(written) {
+            assert_eq!(
+                store.load(k).await.unwrap().unwrap()["n"],
+                Value::from(n),
+                "{k} after the outage"
+            );
+        }
+    }
+    let start = std::time::Instant::now();
+    while store.health().degraded && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!store.health().degraded, "the cache is trusted again");
+    proxy.abort();
 }

@@ -121,6 +121,10 @@ fn redis_url() -> String {
     service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 }
 
+fn memcached_url() -> String {
+    service_url("MEMCACHED_URL", "memcached://127.0.0.1:11211")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_works_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,6 +180,28 @@ async fn the_demo_works_on_every_engine() {
                 ),
                 ("CACHE_URL", redis_url()),
                 prefix.clone(),
+            ],
+        ),
+        (
+            // The seed tutorial's settings: the cache engine on Memcached.
+            "cache-memcached",
+            vec![
+                (
+                    "SESSION_ENGINE",
+                    "django.contrib.sessions.backends.cache".into(),
+                ),
+                ("CACHE_URL", memcached_url()),
+                prefix.clone(),
+            ],
+        ),
+        (
+            "cached_db-postgres-memcached",
+            vec![
+                ("SESSION_ENGINE", "cached_db".into()),
+                ("DATABASE_URL", pg.clone()),
+                ("CACHE_URL", memcached_url()),
+                prefix.clone(),
+                create_table.clone(),
             ],
         ),
         (

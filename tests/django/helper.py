@@ -4,7 +4,8 @@ Usage: helper.py CONFIG_JSON COMMAND [ARG]
 
 CONFIG_JSON: {"engine": "db"|"file"|"signed_cookies"|"cache"|"cached_db",
               "secret": str, "fallbacks": [str], "database_url": str, "table": str,
-              "file_path": str, "cache_url": str, "key_prefix": str, "cookie_age": int}
+              "file_path": str, "cache_url": str (redis://… → RedisCache,
+              memcached://h:p[,h:p] → PyMemcacheCache), "key_prefix": str, "cookie_age": int}
 
 Commands (JSON on stdin where a dict is needed; results as one JSON line on stdout):
   create            stdin dict -> {"key": new key}
@@ -18,7 +19,9 @@ Commands (JSON on stdin where a dict is needed; results as one JSON line on stdo
   decode            stdin text -> {"data": SessionStore().decode(text)}
   serve PORT        serves the seed tutorial's visit counter at / through Django's own
                     SessionMiddleware on 127.0.0.1:PORT until killed; prints "ready" first
-  cache_raw KEY     -> {"b64": base64 of the raw cache bytes or null}
+  cache_raw KEY     -> {"b64": base64 of the raw cache bytes or null} (Redis); with a
+                    memcached:// cache_url: {"server": the host:port pymemcache's HashClient
+                    picked, "reply": base64 of that server's raw reply to `gets <key>`}
 
 With "auth": true in CONFIG_JSON, django.contrib.auth is installed too:
   auth_setup              migrates contenttypes and auth (and sessions) -> {"ok": true}
@@ -90,13 +93,25 @@ def configure(cfg):
     if cfg.get("file_path"):
         opts["SESSION_FILE_PATH"] = cfg["file_path"]
     if cfg.get("cache_url"):
-        opts["CACHES"] = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": cfg["cache_url"],
-                "KEY_PREFIX": cfg.get("key_prefix", ""),
+        url = cfg["cache_url"]
+        if url.startswith("memcached://"):
+            # The seed tutorial's cache: PyMemcacheCache, servers as "host:port" strings.
+            hosts = url[len("memcached://"):].split("?")[0].rstrip("/")
+            opts["CACHES"] = {
+                "default": {
+                    "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                    "LOCATION": [h for h in hosts.split(",") if h],
+                    "KEY_PREFIX": cfg.get("key_prefix", ""),
+                }
             }
-        }
+        else:
+            opts["CACHES"] = {
+                "default": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": url,
+                    "KEY_PREFIX": cfg.get("key_prefix", ""),
+                }
+            }
     settings.configure(**opts)
     import django
 
@@ -245,10 +260,18 @@ def main():
     elif command == "cache_raw":
         from django.core.cache import caches
 
-        client = caches["default"]._cache.get_client(None, write=False)
-        key = caches["default"].make_and_validate_key(args[0])
-        raw = client.get(key)
-        out = {"b64": base64.b64encode(raw).decode() if raw is not None else None}
+        cache = caches["default"]
+        key = cache.make_and_validate_key(args[0])
+        if cfg["cache_url"].startswith("memcached://"):
+            # The bytes and flags word as stored, and the server HashClient picked.
+            client = cache._cache
+            node = client.hasher.get_node(key)
+            raw = client.clients[node].raw_command(f"gets {key}".encode(), b"END\r\n")
+            out = {"server": node, "reply": base64.b64encode(raw).decode()}
+        else:
+            client = cache._cache.get_client(None, write=False)
+            raw = client.get(key)
+            out = {"b64": base64.b64encode(raw).decode() if raw is not None else None}
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(out))

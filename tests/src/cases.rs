@@ -738,6 +738,42 @@ async fn large_payload(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+async fn oversized_session_is_refused_and_the_stored_one_kept(ctx: Ctx) -> CaseResult {
+    let Some(limit) = ctx.caps.max_session_bytes else {
+        return Ok(());
+    };
+    let key = saved(&ctx, &[("small", Value::from("kept"))]).await?;
+    let mut s = ctx.session(Some(&key));
+    // Pseudo-random letters (xorshift), twice the limit: compression (≈ 4.7 bits a letter)
+    // cannot bring it under the limit.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let big: String = (0..2 * limit + 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + u8::try_from(x % 26).unwrap_or(0))
+        })
+        .collect();
+    s.insert_value("big", Value::from(big)).await?;
+    match s.save(false).await {
+        Err(Error::TooLarge { size, limit: l }) => {
+            check!(
+                size > l,
+                "TooLarge reports a size over its limit ({size} vs {l})"
+            )
+        }
+        other => return Err(Failure(format!("expected TooLarge, got {other:?}"))),
+    }
+    let mut again = ctx.session(Some(&key));
+    check_eq!(
+        again.get_value("small").await?,
+        Some(Value::from("kept")),
+        "the stored session survives a refused oversized save"
+    );
+    Ok(())
+}
+
 async fn unicode_payload(ctx: Ctx) -> CaseResult {
     let text = "é ß ☃ € 日本語 😀👍🏽 𝕏 \u{2028} \0 \"quotes\" \\ </script>";
     let mut nested = Map::new();
@@ -974,6 +1010,7 @@ table! {
     create_collision_never_overwrites: ServerSide;
     must_create_on_taken_key_is_duplicate: ServerSide;
     large_payload: LargeSessions;
+    oversized_session_is_refused_and_the_stored_one_kept: Bounded;
     unicode_payload;
     many_writers_no_lost_write;
     concurrent_writers_last_wins: ServerSide;

@@ -69,6 +69,8 @@ pub enum Needs {
     DataInCookie,
     /// No size bound below 1 MiB.
     LargeSessions,
+    /// A size bound ([`Capabilities::max_session_bytes`]).
+    Bounded,
 }
 
 impl Needs {
@@ -90,6 +92,9 @@ impl Needs {
             Needs::LargeSessions if caps.max_session_bytes.is_some_and(|m| m < 1 << 20) => Some(
                 "the engine bounds the session size below 1 MiB (checked by its own size case)",
             ),
+            Needs::Bounded if caps.max_session_bytes.is_none() => {
+                Some("the engine has no size bound")
+            }
             _ => None,
         }
     }
@@ -285,4 +290,86 @@ pub fn tcp_proxy(listener: tokio::net::TcpListener, target: String) -> tokio::ta
             });
         }
     })
+}
+
+/// A private Memcached process on its own loopback port, for placement and outage tests
+/// (the shared server on 11211 is never touched). Killed when dropped.
+pub struct PrivateMemcached {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl PrivateMemcached {
+    /// Starts `memcached` on a free port of 127.0.0.1 (16 MB); `Err` says why it could not.
+    pub fn start() -> Result<PrivateMemcached, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut m = PrivateMemcached { child: None, port };
+        m.spawn()?;
+        Ok(m)
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let mut cmd = std::process::Command::new("memcached");
+        cmd.args([
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-m",
+            "16",
+            "-U",
+            "0",
+        ]);
+        // memcached refuses to run as root unless told which user to become.
+        if std::env::var("USER").is_ok_and(|u| u == "root")
+            || std::fs::read_to_string("/proc/self/status")
+                .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
+        {
+            cmd.args(["-u", "nobody"]);
+        }
+        let child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start memcached (install Debian's memcached): {e}"))?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Err(format!(
+            "memcached did not listen on 127.0.0.1:{}",
+            self.port
+        ))
+    }
+
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port (empty, as a restarted Memcached is).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        self.spawn()
+    }
+}
+
+impl Drop for PrivateMemcached {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_core::{ConfigError, Error};
 
+pub mod memcached;
 pub mod moka;
 pub mod redis;
 
@@ -21,7 +22,7 @@ pub(crate) const ENGINE: &str = "cache";
 /// least 1 (the [`Cache`](crate::Cache) above handles expired TTLs).
 #[async_trait]
 pub trait CacheBackend: Send + Sync + fmt::Debug {
-    /// A short name for logs (`redis`, `redis-cluster`, `moka`).
+    /// A short name for logs (`redis`, `redis-cluster`, `memcached`, `moka`).
     fn kind(&self) -> &'static str;
 
     /// Whether the cache lives in this process (its contents die with it).
@@ -86,6 +87,7 @@ pub const SCHEMES: &[(&str, Connect)] = &[
     ("rediss://", redis::connect_node),
     ("redis-cluster://", redis::connect_cluster),
     ("rediss-cluster://", redis::connect_cluster),
+    ("memcached://", memcached::connect),
     ("memory://", moka::connect),
 ];
 

@@ -150,4 +150,14 @@ impl Cache {
     pub async fn exists(&self, key: &str) -> Result<bool, Error> {
         self.backend.exists(key).await
     }
+
+    /// One page of the keys starting with `prefix` (full keys; see [`CacheBackend::scan`]).
+    pub async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        count: usize,
+    ) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
+        self.backend.scan(prefix, cursor, count).await
+    }
 }

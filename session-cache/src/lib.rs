@@ -228,4 +228,23 @@ impl SessionStore for CacheStore {
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {
         Ok(None)
     }
+
+    /// The sessions under this engine's key prefix (Redis `SCAN` on one node, moka's keys;
+    /// not Redis Cluster or Memcached). The cursor is the backend's.
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<session_core::KeyPage>, Error> {
+        let prefix = self.cache_key("");
+        let Some((keys, next)) = self.cache.scan(&prefix, cursor, limit).await? else {
+            return Ok(None);
+        };
+        let keys = keys
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
+            .filter(|k| is_acceptable_key(k))
+            .collect();
+        Ok(Some(session_core::KeyPage { keys, next }))
+    }
 }

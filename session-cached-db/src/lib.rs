@@ -448,6 +448,23 @@ impl SessionStore for CachedDbStore {
         self.db.exists(key).await
     }
 
+    /// The database's row and `expire_date` (the cache is not consulted).
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
+        SessionStore::load_with_expiry(&self.db, key).await
+    }
+
+    /// The database's keys.
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<session_core::KeyPage>, Error> {
+        self.db.list_keys(cursor, limit).await
+    }
+
     async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
         let key = self.db.create(record).await?;
         self.write_through(record).await?;

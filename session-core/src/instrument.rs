@@ -190,4 +190,27 @@ impl<S: SessionStore> SessionStore for Instrumented<S> {
     async fn close(&self) {
         self.inner.close().await;
     }
+
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
+        let found = |m: &Option<_>| if m.is_some() { "hit" } else { "miss" };
+        observe(
+            self.engine_name(),
+            "load",
+            self.inner.load_with_expiry(key),
+            found,
+        )
+        .await
+    }
+
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<crate::store::KeyPage>, Error> {
+        let op = self.inner.list_keys(cursor, limit);
+        observe(self.engine_name(), "list_keys", op, |_| "ok").await
+    }
 }

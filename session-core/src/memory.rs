@@ -109,6 +109,42 @@ impl SessionStore for MemoryStore {
         Ok(is_acceptable_key(key) && self.lock().contains_key(key))
     }
 
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        Ok(self
+            .lock()
+            .get(key)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(data, exp)| (data.clone(), Some(*exp))))
+    }
+
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<crate::store::KeyPage>, Error> {
+        let records = self.lock();
+        let mut keys: Vec<&String> = records
+            .keys()
+            .filter(|k| cursor.is_none_or(|c| k.as_str() > c))
+            .collect();
+        keys.sort();
+        keys.truncate(limit.max(1));
+        let keys: Vec<String> = keys.into_iter().cloned().collect();
+        let next = if keys.len() >= limit.max(1) {
+            keys.last().cloned()
+        } else {
+            None
+        };
+        Ok(Some(crate::store::KeyPage { keys, next }))
+    }
+
     async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
         if !is_acceptable_key(record.key) {
             return Err(Error::InvalidKey("not a key this engine generates"));

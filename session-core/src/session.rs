@@ -43,6 +43,29 @@ impl Default for SessionConfig {
 }
 
 impl SessionConfig {
+    /// When `data` saved now expires and its age in seconds: what every save writes (the
+    /// stored custom expiry or `SESSION_COOKIE_AGE`, capped by `SESSION_ABSOLUTE_TIMEOUT`).
+    pub fn expiry_for_save(&self, data: &Map) -> (DateTime<Utc>, i64) {
+        let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
+        let deadline = absolute_deadline(self.policy.absolute_timeout, data);
+        self.expiry_of(deadline, expiry)
+    }
+
+    /// The expiry date and age from now, for a custom expiry and an absolute deadline.
+    fn expiry_of(&self, deadline: Option<i64>, expiry: StoredExpiry) -> (DateTime<Utc>, i64) {
+        let now = self.clock.now();
+        let mut date = self.policy.expiry_date(now, expiry);
+        let mut age = self.policy.expiry_age(now, expiry);
+        if let Some(deadline) = deadline {
+            let remaining = deadline.saturating_sub(now.timestamp());
+            if remaining < age {
+                age = remaining;
+                date = DateTime::from_timestamp(deadline, 0).unwrap_or(date);
+            }
+        }
+        (date, age)
+    }
+
     /// The policy the settings describe, on the system clock.
     pub fn from_settings(settings: &Settings) -> SessionConfig {
         SessionConfig {
@@ -385,13 +408,13 @@ impl Session {
     /// Seconds until the session expires, from now.
     pub async fn get_expiry_age(&mut self) -> Result<i64, Error> {
         let (deadline, expiry) = self.deadline_and_expiry().await?;
-        Ok(self.expiry_of(deadline, expiry).1)
+        Ok(self.config.expiry_of(deadline, expiry).1)
     }
 
     /// When the session expires, from now.
     pub async fn get_expiry_date(&mut self) -> Result<DateTime<Utc>, Error> {
         let (deadline, expiry) = self.deadline_and_expiry().await?;
-        Ok(self.expiry_of(deadline, expiry).0)
+        Ok(self.config.expiry_of(deadline, expiry).0)
     }
 
     /// Whether the cookie should be a browser-session cookie.
@@ -417,24 +440,8 @@ impl Session {
     }
 
     /// The expiry date and age the policy gives, shortened to the absolute `deadline`.
-    fn expiry_of(&self, deadline: Option<i64>, expiry: StoredExpiry) -> (DateTime<Utc>, i64) {
-        let now = self.config.clock.now();
-        let mut date = self.config.policy.expiry_date(now, expiry);
-        let mut age = self.config.policy.expiry_age(now, expiry);
-        if let Some(deadline) = deadline {
-            let remaining = deadline.saturating_sub(now.timestamp());
-            if remaining < age {
-                age = remaining;
-                date = DateTime::from_timestamp(deadline, 0).unwrap_or(date);
-            }
-        }
-        (date, age)
-    }
-
     fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
-        let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
-        let deadline = absolute_deadline(self.config.policy.absolute_timeout, data);
-        let (expires_at, max_age) = self.expiry_of(deadline, expiry);
+        let (expires_at, max_age) = self.config.expiry_for_save(data);
         Record {
             key,
             data,

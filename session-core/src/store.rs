@@ -104,6 +104,40 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Releases the store's connections (pools) at shutdown; later calls may fail. The
     /// default does nothing.
     async fn close(&self) {}
+
+    /// [`load`](Self::load), plus when the record expires if the engine knows it (the db
+    /// engine's `expire_date`). The default loads and reports no date; callers then derive
+    /// the expiry from the data and the policy, as a save would. Used to move a session to
+    /// another engine without changing its lifetime.
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<DateTime<Utc>>)>, Error> {
+        Ok(self.load(key).await?.map(|m| (m, None)))
+    }
+
+    /// One page of the keys stored here, for tools that visit every session
+    /// (`sessionctl migrate`): up to `limit` keys after `cursor` (`None`: from the start),
+    /// and the cursor of the next page. `Ok(None)` when the engine cannot list its keys (the
+    /// default; signed cookies, Memcached). Engines that can list return expired records too
+    /// or not, as is cheapest; a page may be short or empty before the end.
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<KeyPage>, Error> {
+        let _ = (cursor, limit);
+        Ok(None)
+    }
+}
+
+/// A page of [`SessionStore::list_keys`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// Session keys.
+    pub keys: Vec<String>,
+    /// The cursor of the next page; `None` at the end.
+    pub next: Option<String>,
 }
 
 /// A session store chosen at run time.
@@ -123,6 +157,8 @@ macro_rules! forward {
             async fn clear_expired(&self) -> Result<Option<u64>, Error> { (**self).clear_expired().await }
             async fn close(&self) { (**self).close().await }
             async fn clear_expired_with_progress(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<Option<u64>, Error> { (**self).clear_expired_with_progress(progress).await }
+            async fn load_with_expiry(&self, key: &str) -> Result<Option<(Map, Option<DateTime<Utc>>)>, Error> { (**self).load_with_expiry(key).await }
+            async fn list_keys(&self, cursor: Option<&str>, limit: usize) -> Result<Option<KeyPage>, Error> { (**self).list_keys(cursor, limit).await }
         }
     )*};
 }

@@ -32,6 +32,14 @@ pub(crate) trait Database: Send + Sync + 'static {
         live_at: Option<DateTime<Utc>>,
     ) -> Result<Option<Row>, sqlx::Error>;
     async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error>;
+    /// Keys `sql` lists: after `after`, live at `live_at`, at most `limit`.
+    async fn keys_after(
+        &self,
+        sql: &str,
+        after: &str,
+        live_at: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, sqlx::Error>;
     async fn write(&self, sql: &str, w: Write<'_>) -> Result<u64, sqlx::Error>;
     /// Executes `sql` with `key` bound; rows affected.
     async fn execute_with_key(&self, sql: &str, key: &str) -> Result<u64, sqlx::Error>;

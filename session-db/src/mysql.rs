@@ -44,6 +44,21 @@ impl Database for MySqlPool {
         }))
     }
 
+    async fn keys_after(
+        &self,
+        sql: &str,
+        after: &str,
+        live_at: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(sql)
+            .bind(after)
+            .bind(live_at.naive_utc())
+            .bind(limit)
+            .fetch_all(self)
+            .await
+    }
+
     async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error> {
         let found: Option<i64> = sqlx::query_scalar(sql)
             .bind(key)

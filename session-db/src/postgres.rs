@@ -41,6 +41,21 @@ impl Database for PgPool {
             .map(|(data, expire_date)| Row { data, expire_date }))
     }
 
+    async fn keys_after(
+        &self,
+        sql: &str,
+        after: &str,
+        live_at: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(sql)
+            .bind(after)
+            .bind(live_at)
+            .bind(limit)
+            .fetch_all(self)
+            .await
+    }
+
     async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error> {
         let found: Option<i32> = sqlx::query_scalar(sql)
             .bind(key)

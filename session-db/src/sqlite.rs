@@ -65,6 +65,21 @@ impl Database for SqlitePool {
         }))
     }
 
+    async fn keys_after(
+        &self,
+        sql: &str,
+        after: &str,
+        live_at: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(sql)
+            .bind(after)
+            .bind(sqlite_datetime_text(live_at))
+            .bind(limit)
+            .fetch_all(self)
+            .await
+    }
+
     async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error> {
         let found: Option<i32> = sqlx::query_scalar(sql)
             .bind(key)

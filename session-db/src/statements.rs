@@ -12,6 +12,7 @@ pub(crate) struct Statements {
     pub(crate) update: String,
     pub(crate) delete: String,
     pub(crate) clear_batch: String,
+    pub(crate) keys_after: String,
 }
 
 impl Statements {
@@ -66,6 +67,12 @@ impl Statements {
             ),
             delete: format!("DELETE FROM {t} WHERE {key} = {}", p(1)),
             clear_batch,
+            keys_after: format!(
+                "SELECT {key} FROM {t} WHERE {key} > {} AND {exp} > {} ORDER BY {key} LIMIT {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
         }
     }
 }

@@ -416,6 +416,41 @@ impl SessionStore for DbStore {
         Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
     }
 
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<DateTime<Utc>>)>, Error> {
+        Ok(DbStore::load_with_expiry(self, key)
+            .await?
+            .map(|(data, at)| (data, Some(at))))
+    }
+
+    /// Live sessions in key order; the cursor is the last key of the page.
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<session_core::KeyPage>, Error> {
+        let limit = limit.clamp(1, 100_000);
+        self.count();
+        let keys = self
+            .db
+            .keys_after(
+                &self.sql.keys_after,
+                cursor.unwrap_or(""),
+                self.clock.now(),
+                i64::try_from(limit).unwrap_or(100_000),
+            )
+            .await
+            .map_err(|e| self.origin.classify(e))?;
+        let next = if keys.len() >= limit {
+            keys.last().cloned()
+        } else {
+            None
+        };
+        Ok(Some(session_core::KeyPage { keys, next }))
+    }
+
     async fn exists(&self, key: &str) -> Result<bool, Error> {
         if !is_acceptable_key(key) {
             return Ok(false);

@@ -398,6 +398,39 @@ impl SessionStore for FileStore {
         self.blocking(move |inner| inner.read(&path)).await
     }
 
+    /// Session files in key order (a directory listing per page); the cursor is the last
+    /// key of the page. Expired files are listed too (their load finds nothing).
+    async fn list_keys(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<session_core::KeyPage>, Error> {
+        let cursor = cursor.map(str::to_owned);
+        let limit = limit.max(1);
+        self.blocking(move |inner| {
+            let mut keys = Vec::new();
+            for entry in fs::read_dir(&inner.dir).map_err(io_error)? {
+                let Ok(entry) = entry else { continue };
+                let name = entry.file_name();
+                let Some(key) = name.to_str().and_then(|n| n.strip_prefix(&inner.prefix)) else {
+                    continue;
+                };
+                if is_acceptable_key(key) && cursor.as_deref().is_none_or(|c| key > c) {
+                    keys.push(key.to_owned());
+                }
+            }
+            keys.sort();
+            keys.truncate(limit);
+            let next = if keys.len() >= limit {
+                keys.last().cloned()
+            } else {
+                None
+            };
+            Ok(Some(session_core::KeyPage { keys, next }))
+        })
+        .await
+    }
+
     async fn exists(&self, key: &str) -> Result<bool, Error> {
         let Ok(path) = self.path_for(key) else {
             return Ok(false);

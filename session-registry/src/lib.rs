@@ -8,7 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use session_core::{ConfigError, DynSessionStore, Error, SessionStore, Settings};
+use session_core::migrate::{MigrateSettings, MigratingStore, OldCopies};
+use session_core::{
+    ConfigError, DynSessionStore, Error, SessionConfig, SessionStore, Settings, SettingsGroup,
+};
+
+/// `SESSION_ENGINE=migrate`: the [`MigratingStore`] over two registered engines.
+pub const MIGRATE_ENGINE: &str = "migrate";
 
 pub use maintenance::{ClearExpiredTask, MaintenanceSettings};
 
@@ -225,6 +231,7 @@ impl Registry {
             .engines
             .iter()
             .flat_map(|e| std::iter::once(e.name.clone()).chain(e.aliases.iter().cloned()))
+            .chain(std::iter::once(MIGRATE_ENGINE.to_owned()))
             .collect();
         names.into_iter().collect()
     }
@@ -245,6 +252,11 @@ impl Registry {
                     .copied(),
             )
             .chain(self.engines.iter().flat_map(|e| e.settings.iter().copied()))
+            .chain(
+                <MigrateSettings as session_core::SettingsGroup>::NAMES
+                    .iter()
+                    .copied(),
+            )
             .collect();
         let unknown: Vec<&str> = settings
             .source()
@@ -270,6 +282,68 @@ impl Registry {
     /// each operation (`session_core::instrument`).
     pub async fn build(&self, settings: &Settings) -> Result<Arc<DynSessionStore>, BuildError> {
         self.check_setting_names(settings)?;
+        if settings.engine_name() == MIGRATE_ENGINE {
+            return self.build_migration(settings).await;
+        }
+        self.build_engine(settings).await
+    }
+
+    /// The migration store `SESSION_ENGINE=migrate` names: `SESSION_MIGRATE_TO` wrapped
+    /// around `SESSION_MIGRATE_FROM`, each built from the same settings
+    /// ([`session_core::migrate`]).
+    pub async fn build_migration(
+        &self,
+        settings: &Settings,
+    ) -> Result<Arc<DynSessionStore>, BuildError> {
+        let (old, new, old_copies) = self.build_pair(settings, None, None).await?;
+        let store =
+            MigratingStore::new(new, old, old_copies, SessionConfig::from_settings(settings));
+        store.check()?;
+        Ok(Arc::new(session_core::instrument::Instrumented::new(store)))
+    }
+
+    /// The old and new engines of a migration: `from`/`to` when given, else the
+    /// `SESSION_MIGRATE_FROM`/`SESSION_MIGRATE_TO` settings (neither may be `migrate`).
+    pub async fn build_pair(
+        &self,
+        settings: &Settings,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<(Arc<DynSessionStore>, Arc<DynSessionStore>, OldCopies), BuildError> {
+        let m = MigrateSettings::from_settings(settings)?;
+        let pick = |given: Option<&str>, set: Option<String>, name: &'static str| {
+            let engine = given
+                .map(str::to_owned)
+                .or(set)
+                .ok_or(ConfigError::Missing { setting: name })?;
+            let mut s = settings.clone();
+            s.engine = engine;
+            if s.engine_name() == MIGRATE_ENGINE {
+                return Err(ConfigError::Invalid {
+                    setting: name,
+                    reason: "a migration cannot move from or to another migration".into(),
+                });
+            }
+            Ok::<_, ConfigError>(s)
+        };
+        let old = pick(from, m.from.clone(), "SESSION_MIGRATE_FROM")?;
+        let new = pick(to, m.to.clone(), "SESSION_MIGRATE_TO")?;
+        if old.engine_name() == new.engine_name() {
+            return Err(ConfigError::Invalid {
+                setting: "SESSION_MIGRATE_TO",
+                reason: format!(
+                    "the same engine as SESSION_MIGRATE_FROM ({}): both would read the same settings",
+                    new.engine_name()
+                ),
+            }
+            .into());
+        }
+        let old = self.build_engine(&old).await?;
+        let new = self.build_engine(&new).await?;
+        Ok((old, new, m.old_copies))
+    }
+
+    async fn build_engine(&self, settings: &Settings) -> Result<Arc<DynSessionStore>, BuildError> {
         let name = settings.engine.as_str();
         let Some(spec) = self.find(name) else {
             let short = settings.engine_name();
@@ -320,6 +394,20 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<DynSessionStore>, Bu
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     registry.build(settings).await
+}
+
+/// The old and new engines of a migration from the process-wide registry (see
+/// [`Registry::build_pair`]); `sessionctl migrate` uses it.
+pub async fn build_migration_pair(
+    settings: &Settings,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Arc<DynSessionStore>, Arc<DynSessionStore>, OldCopies), BuildError> {
+    let registry = global()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    registry.build_pair(settings, from, to).await
 }
 
 #[cfg(test)]

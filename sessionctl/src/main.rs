@@ -56,7 +56,8 @@ struct Global {
     /// SESSION_COOKIE_AGE in seconds (signed cookies' max age).
     #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
     cookie_age: Option<i64>,
-    /// SESSION_ENGINE: db, cache, cached_db, file, signed_cookies or a Django dotted path.
+    /// SESSION_ENGINE: db, cache, cached_db, file, signed_cookies, migrate or a Django dotted
+    /// path.
     #[arg(long, global = true, value_name = "ENGINE")]
     engine: Option<String>,
     /// DATABASE_URL for the db engine (sqlite:///absolute/path, postgres://…, mysql://…).
@@ -65,7 +66,8 @@ struct Global {
     /// SESSION_FILE_PATH for the file engine.
     #[arg(long, global = true, value_name = "DIR")]
     file_path: Option<String>,
-    /// CACHE_URL for the cache engines: redis://…, redis-cluster://h:p,h:p or memory://.
+    /// CACHE_URL for the cache engines: redis://…, redis-cluster://h:p,h:p, memcached://h:p
+    /// or memory://.
     #[arg(long, global = true, value_name = "URL")]
     cache_url: Option<String>,
 }
@@ -104,6 +106,29 @@ enum Command {
     /// that runs DDL: the engines themselves never do on PostgreSQL and MySQL unless
     /// SESSION_DB_CREATE_TABLE is set.
     MigrateSchema,
+    /// Copy every live session from one engine to another (both configured by the usual
+    /// settings), in batches, with progress on stderr. Idempotent: a session already on the
+    /// target is left as it is (never overwritten), one already moved is skipped. Resumable:
+    /// the position is kept in --checkpoint after each batch, and a rerun continues from it.
+    /// Prints what it copied, skipped and failed; exit 1 when any failed.
+    Migrate {
+        /// The engine to move from (a SESSION_ENGINE name; default SESSION_MIGRATE_FROM).
+        #[arg(long, value_name = "ENGINE")]
+        from: Option<String>,
+        /// The engine to move to (default SESSION_MIGRATE_TO).
+        #[arg(long, value_name = "ENGINE")]
+        to: Option<String>,
+        /// Sessions per batch.
+        #[arg(long, default_value_t = 500, value_name = "N")]
+        batch: usize,
+        /// Where the position is kept between runs (removed when the run completes).
+        #[arg(
+            long,
+            default_value = "sessionctl-migrate.checkpoint",
+            value_name = "FILE"
+        )]
+        checkpoint: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -288,6 +313,21 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             store(&settings).await?.close().await;
             println!("the session table is ready (created where missing; its shape checked)");
         }
+        Command::Migrate {
+            from,
+            to,
+            batch,
+            checkpoint,
+        } => {
+            migrate(
+                &settings,
+                from.as_deref(),
+                to.as_deref(),
+                batch,
+                &checkpoint,
+            )
+            .await?
+        }
         Command::ClearExpired => {
             // Django's clearsessions; batching engines report progress on a terminal.
             // Interrupted (SIGINT/SIGTERM), it stops between statements — each batch is one
@@ -319,6 +359,106 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 ),
             }
         }
+    }
+    Ok(())
+}
+
+/// `sessionctl migrate`: pages through the old engine's keys, moving each session with the
+/// migration store's own copy (so it follows the same rules as a first read).
+async fn migrate(
+    settings: &Settings,
+    from: Option<&str>,
+    to: Option<&str>,
+    batch: usize,
+    checkpoint: &std::path::Path,
+) -> Result<(), Fail> {
+    use session_core::migrate::{MigratingStore, Moved};
+    let (old, new, old_copies) = session_registry::build_migration_pair(settings, from, to).await?;
+    let store = MigratingStore::new(
+        new.clone(),
+        old.clone(),
+        old_copies,
+        session_core::SessionConfig::from_settings(settings),
+    );
+    store.check()?;
+    // The checkpoint names the pair, so a file left by another migration is not misread.
+    let pair = format!("{} -> {}", old.engine_name(), new.engine_name());
+    let mut cursor: Option<String> = match std::fs::read_to_string(checkpoint) {
+        Ok(text) => {
+            let (p, c) = text
+                .trim_end()
+                .split_once('\n')
+                .unwrap_or((text.trim_end(), ""));
+            if p != pair {
+                return Err(Fail(
+                    1,
+                    format!(
+                        "{} is the checkpoint of another migration ({p}); remove it or give --checkpoint",
+                        checkpoint.display()
+                    ),
+                ));
+            }
+            eprintln!("resuming after {c:?} ({})", checkpoint.display());
+            Some(c.to_owned()).filter(|c| !c.is_empty())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Fail(
+                1,
+                format!("cannot read {}: {e}", checkpoint.display()),
+            ));
+        }
+    };
+    let (mut copied, mut present, mut nothing, mut failed) = (0u64, 0u64, 0u64, 0u64);
+    loop {
+        let page = tokio::select! {
+            r = old.list_keys(cursor.as_deref(), batch) => r?,
+            () = interrupted() => return Err(Fail(INTERRUPTED, format!("interrupted: {copied} copied so far; run it again to continue"))),
+        };
+        let Some(page) = page else {
+            return Err(Fail(
+                1,
+                format!(
+                    "the {} engine cannot list its sessions; with SESSION_ENGINE=migrate they move on their first read instead",
+                    old.engine_name()
+                ),
+            ));
+        };
+        for key in &page.keys {
+            match store.migrate_key(key).await {
+                Ok(Moved::Copied) => copied += 1,
+                Ok(Moved::AlreadyThere) => present += 1,
+                Ok(Moved::Nothing) => nothing += 1,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{key:.8}…: {}", session_core::error::report(&e));
+                }
+            }
+        }
+        cursor = page.next;
+        match &cursor {
+            Some(c) => std::fs::write(checkpoint, format!("{pair}\n{c}\n"))
+                .map_err(|e| Fail(1, format!("cannot write {}: {e}", checkpoint.display())))?,
+            None => break,
+        }
+        eprintln!(
+            "{pair}: {copied} copied, {present} already there, {nothing} expired or moved, {failed} failed…"
+        );
+    }
+    match std::fs::remove_file(checkpoint) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("cannot remove {}: {e}", checkpoint.display()),
+    }
+    println!(
+        "{pair}: copied {copied}, skipped {} ({present} already on the target, {nothing} expired or already moved), failed {failed}",
+        present + nothing
+    );
+    if failed > 0 {
+        return Err(Fail(
+            1,
+            format!("{failed} sessions could not be copied; run it again to retry them"),
+        ));
     }
     Ok(())
 }

@@ -73,6 +73,19 @@ pub trait CacheBackend: Send + Sync + fmt::Debug {
 
     /// Whether `key` holds a value.
     async fn exists(&self, key: &str) -> Result<bool, Error>;
+
+    /// One page of the keys starting with `prefix`: the keys and the cursor of the next page
+    /// (`None` at the end). `Ok(None)` when the backend cannot list its keys (the default;
+    /// Redis Cluster and Memcached). Used by tools that visit every session.
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        count: usize,
+    ) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
+        let _ = (prefix, cursor, count);
+        Ok(None)
+    }
 }
 
 /// What connecting to a backend returns.

@@ -163,6 +163,26 @@ impl CacheBackend for Moka {
         Ok(!matches!(r, CompResult::Unchanged(_)))
     }
 
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        count: usize,
+    ) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
+        let mut keys: Vec<String> = self
+            .cache
+            .iter()
+            .map(|(k, _)| k.as_ref().clone())
+            .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
+            .collect();
+        keys.sort();
+        keys.truncate(count.max(1));
+        let next = (keys.len() >= count.max(1))
+            .then(|| keys.last().cloned())
+            .flatten();
+        Ok(Some((keys, next)))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool, Error> {
         Ok(self.cache.remove(key).await.is_some())
     }

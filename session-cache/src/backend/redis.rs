@@ -425,6 +425,38 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> CacheBackend for Redis<C
         self.query(redis::cmd("GET").arg(key)).await
     }
 
+    /// `SCAN cursor MATCH prefix* COUNT n` on one node (a Cluster's keys live on many nodes:
+    /// not listed). A page may be empty before the end; keys may repeat across pages.
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        count: usize,
+    ) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
+        if self.kind != "redis" {
+            return Ok(None);
+        }
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        let (next, keys): (String, Vec<String>) = self
+            .query(
+                redis::cmd("SCAN")
+                    .arg(cursor.unwrap_or("0"))
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(count.max(1)),
+            )
+            .await?;
+        Ok(Some((keys, (next != "0").then_some(next))))
+    }
+
     async fn add(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
         self.set_if(key, value, ttl, Some("NX")).await
     }

@@ -205,6 +205,18 @@ async fn the_demo_works_on_every_engine() {
             ],
         ),
         (
+            // Moving from the db engine to Redis under live traffic.
+            "migrate-db-to-cache-redis",
+            vec![
+                ("SESSION_ENGINE", "migrate".into()),
+                ("SESSION_MIGRATE_FROM", "db".into()),
+                ("SESSION_MIGRATE_TO", "cache".into()),
+                ("DATABASE_URL", sqlite("moving.sqlite3")),
+                ("CACHE_URL", redis_url()),
+                prefix.clone(),
+            ],
+        ),
+        (
             "cached_db-sqlite-moka",
             vec![
                 ("SESSION_ENGINE", "cached_db".into()),

@@ -23,6 +23,7 @@ const NOW: f64 = 1_700_000_000.7;
 struct Probe {
     inner: MemoryStore,
     calls: AtomicUsize,
+    touches: AtomicUsize,
     fail_saves: bool,
 }
 
@@ -31,6 +32,7 @@ impl Default for Probe {
         Probe {
             inner: MemoryStore::with_clock(Arc::new(ManualClock::at_unix(NOW))),
             calls: AtomicUsize::new(0),
+            touches: AtomicUsize::new(0),
             fail_saves: false,
         }
     }
@@ -69,6 +71,18 @@ impl SessionStore for Probe {
     async fn delete(&self, key: &str) -> Result<(), Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.delete(key).await
+    }
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.load_with_expiry(key).await
+    }
+    async fn touch(&self, r: &Record<'_>) -> Result<String, Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.touches.fetch_add(1, Ordering::SeqCst);
+        self.inner.touch(r).await
     }
     async fn clear_expired(&self) -> Result<Option<u64>, Error> {
         self.inner.clear_expired().await
@@ -315,6 +329,71 @@ impl App {
         s.insert("n", &7).await.unwrap();
         s.save(false).await.unwrap();
         s.session_key().unwrap().to_owned()
+    }
+}
+
+/// SESSION_IDLE_TIMEOUT: a read-only request whose session has less than half its idle window
+/// left extends it with one touch (no save) and re-sends the cookie with a full window; a
+/// read with more left costs no write and sends no cookie.
+#[actix_web::test]
+async fn an_idle_window_running_out_is_touched_and_the_cookie_follows() {
+    for framework in BOTH {
+        let settings = Settings::from_pairs([
+            ("SECRET_KEY", "middleware-secret"),
+            ("SESSION_IDLE_TIMEOUT", "600"),
+        ])
+        .unwrap();
+        let app = App::new(framework, settings);
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 700_000_000).unwrap();
+        let mut data = Map::new();
+        data.insert("n".into(), 7.into());
+        for (key, left, touched) in [
+            ("freshsession01", 500, false),
+            ("oldersession01", 200, true),
+        ] {
+            let at = now + chrono::TimeDelta::seconds(left);
+            app.store
+                .inner
+                .create(&Record {
+                    key,
+                    data: &data,
+                    expires_at: at,
+                    max_age: left,
+                })
+                .await
+                .unwrap();
+            let before = app.store.touches.load(Ordering::SeqCst);
+            let res = app.get("/read", &[&format!("sessionid={key}")]).await;
+            assert_eq!(res.body(), "Some(7)");
+            let did = app.store.touches.load(Ordering::SeqCst) - before;
+            assert_eq!(
+                did,
+                usize::from(touched),
+                "{framework:?} {key}: {left} s left"
+            );
+            if touched {
+                assert_eq!(res.set_cookies.len(), 1, "{framework:?}");
+                assert!(
+                    res.set_cookies[0].contains("Max-Age=600"),
+                    "{:?}",
+                    res.set_cookies
+                );
+                let (_, exp) = app
+                    .store
+                    .inner
+                    .load_with_expiry(key)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(exp, Some(now + chrono::TimeDelta::seconds(600)));
+            } else {
+                assert!(
+                    res.set_cookies.is_empty(),
+                    "{framework:?}: {:?}",
+                    res.set_cookies
+                );
+            }
+        }
     }
 }
 

@@ -130,7 +130,8 @@ impl Authenticator {
 
     /// What Django's `login(request, user)` does to the session: flush it when another user
     /// (or the same user with another password hash) is logged in, otherwise a new key for
-    /// the same data (no session fixation); then the three keys.
+    /// the same data (no session fixation); then the three keys. With
+    /// `SESSION_ABSOLUTE_TIMEOUT_FROM=login`, the session's absolute lifetime starts here.
     pub async fn login(&self, session: &mut Session, user: &User) -> Result<(), Error> {
         let hash = self.hash(&user.password);
         match session.get::<String>(SESSION_KEY).await? {
@@ -148,6 +149,16 @@ impl Authenticator {
         session.insert(SESSION_KEY, &user.id).await?;
         session.insert(BACKEND_SESSION_KEY, &user.backend).await?;
         session.insert(HASH_SESSION_KEY, &hash).await?;
+        let policy = session.config().policy;
+        if policy.absolute_timeout.is_some()
+            && policy.absolute_from == session_core::AbsoluteFrom::Login
+        {
+            // SESSION_ABSOLUTE_TIMEOUT_FROM=login: the absolute lifetime starts now.
+            let now = session.config().clock.now().timestamp();
+            session
+                .insert_value(session_core::expiry::STARTED_KEY, now)
+                .await?;
+        }
         Ok(())
     }
 

@@ -90,3 +90,59 @@ async fn a_changed_password_hash_is_refused() {
         "the flushed session's cookie is deleted"
     );
 }
+
+/// SESSION_ABSOLUTE_TIMEOUT_FROM=login: the absolute lifetime starts at the login, not at the
+/// anonymous session's creation, and an anonymous session has no absolute limit.
+#[tokio::test]
+async fn the_absolute_lifetime_can_start_at_login() {
+    use session_core::memory::MemoryStore;
+    use session_core::{ManualClock, Session, SessionConfig, Settings};
+    let settings = Settings::from_pairs([
+        ("SECRET_KEY", "absolute-from-login-secret"),
+        ("SESSION_ABSOLUTE_TIMEOUT", "3600"),
+        ("SESSION_ABSOLUTE_TIMEOUT_FROM", "login"),
+    ])
+    .unwrap();
+    let clock = ManualClock::at_unix(1_700_000_000.0);
+    let store = std::sync::Arc::new(MemoryStore::with_clock(std::sync::Arc::new(clock.clone())));
+    let config =
+        SessionConfig::from_settings(&settings).with_clock(std::sync::Arc::new(clock.clone()));
+    let auth = session_auth::Authenticator::from_settings(&settings);
+    let mut s = Session::new(store.clone(), config.clone(), None);
+    s.insert_value("cart", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    assert_eq!(
+        s.get_value(session_core::expiry::STARTED_KEY)
+            .await
+            .unwrap(),
+        None,
+        "anonymous: no start"
+    );
+    clock.advance_secs(7200); // longer than the limit, before the login
+    let key = s.session_key().unwrap().to_owned();
+    let mut s = Session::new(store.clone(), config.clone(), Some(&key));
+    assert!(
+        s.get_value("cart").await.unwrap().is_some(),
+        "no absolute limit before a login"
+    );
+    auth.login(&mut s, &session_auth::User::new("7", "pbkdf2_sha256$x"))
+        .await
+        .unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    clock.advance_secs(3500);
+    let mut s = Session::new(store.clone(), config.clone(), Some(&key));
+    assert!(
+        s.get_value("_auth_user_id").await.unwrap().is_some(),
+        "3500 s after the login"
+    );
+    s.insert_value("seen", 1).await.unwrap();
+    s.save(false).await.unwrap();
+    clock.advance_secs(101);
+    let mut s = Session::new(store, config, Some(&key));
+    assert_eq!(
+        s.get_value("_auth_user_id").await.unwrap(),
+        None,
+        "3601 s after the login: over"
+    );
+}

@@ -81,6 +81,20 @@ impl Cache {
         self.backend.get(key).await
     }
 
+    /// The value under `key` and its remaining TTL when the backend reports it.
+    pub async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<i64>)>, Error> {
+        self.backend.get_with_ttl(key).await
+    }
+
+    /// A new TTL for an existing key: `Some(true)` done, `Some(false)` absent, `None` when
+    /// the backend cannot (rewrite it instead). A TTL ≤ 0 deletes the key.
+    pub async fn touch(&self, key: &str, ttl: i64) -> Result<Option<bool>, Error> {
+        if ttl <= 0 {
+            return self.delete(key).await.map(Some);
+        }
+        self.backend.touch(key, ttl_secs(ttl)).await
+    }
+
     /// Stores only if absent; `false` when the key is taken. A TTL ≤ 0 stores nothing (the
     /// value would vanish at once) but still reports whether the key was free.
     pub async fn add(&self, key: &str, bytes: &[u8], ttl: i64) -> Result<bool, Error> {

@@ -186,6 +186,39 @@ impl SessionStore for CacheStore {
         self.cache.exists(&self.cache_key(key)).await
     }
 
+    /// The value and, where the backend reports it in the same round trip (Redis `GET` +
+    /// `TTL` pipelined, Memcached `mg … t`), when it expires.
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(None);
+        }
+        let Some((bytes, ttl)) = self.cache.get_with_ttl(&self.cache_key(key)).await? else {
+            return Ok(None);
+        };
+        let expires =
+            ttl.and_then(|t| chrono::Utc::now().checked_add_signed(chrono::TimeDelta::seconds(t)));
+        Ok(self.format.decode(&bytes).map(|m| (m, expires)))
+    }
+
+    /// `EXPIRE` (Redis), `touch` (Memcached); a rewrite where the backend cannot.
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::Gone);
+        }
+        match self
+            .cache
+            .touch(&self.cache_key(record.key), record.max_age)
+            .await?
+        {
+            Some(true) => Ok(record.key.to_owned()),
+            Some(false) => Err(Error::Gone),
+            None => self.save(record).await,
+        }
+    }
+
     async fn create(&self, record: &Record<'_>) -> Result<String, Error> {
         if !is_acceptable_key(record.key) {
             return Err(Error::InvalidKey("not a key this engine generates"));

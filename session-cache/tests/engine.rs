@@ -197,6 +197,19 @@ async fn one_round_trip_per_operation() {
     let (r, n) = counted!(t.save(false).await);
     r.unwrap();
     assert_eq!(n, 1, "save = SET XX EX");
+    // With SESSION_IDLE_TIMEOUT a load also reads the TTL (pipelined: one round trip), and
+    // a touch is one EXPIRE instead of a SET.
+    let idle = SessionConfig {
+        policy: session_core::ExpiryPolicy::default().with_idle_timeout(3_000_000),
+        ..SessionConfig::default()
+    };
+    let mut i = Session::new(store.clone(), idle, Some(&key));
+    let (r, n) = counted!(i.get_value("n").await);
+    r.unwrap();
+    assert_eq!(n, 2, "load = GET + TTL in one pipeline");
+    let (r, n) = counted!(i.touch().await);
+    r.unwrap();
+    assert_eq!(n, 1, "touch = EXPIRE");
     let (r, n) = counted!(store.delete(&key).await);
     r.unwrap();
     assert_eq!(n, 1, "delete = DEL");

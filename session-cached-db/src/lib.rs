@@ -389,17 +389,34 @@ impl SessionStore for CachedDbStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        Ok(self.load_with_expiry(key).await?.map(|(m, _)| m))
+    }
+
+    /// The cached copy (its TTL is the session's remaining age when no max staleness caps
+    /// it, and Redis/Memcached report it in the same round trip), else the database's row
+    /// and `expire_date`.
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
         if !is_acceptable_key(key) {
             return Ok(None);
         }
         let full = self.cache_key(key);
         let use_cache = self.cache_usable();
         if use_cache {
-            match self.cache.get(&full).await {
-                Ok(Some(bytes)) => {
+            match self.cache.get_with_ttl(&full).await {
+                Ok(Some((bytes, ttl))) => {
                     if let Some(map) = self.format.decode(&bytes) {
                         cache_lookup("hit");
-                        return Ok(Some(map));
+                        // A TTL capped by the max staleness says nothing of the session.
+                        let expires = ttl.filter(|_| self.max_staleness.is_none()).and_then(|t| {
+                            self.db
+                                .clock()
+                                .now()
+                                .checked_add_signed(chrono::TimeDelta::seconds(t))
+                        });
+                        return Ok(Some((map, expires)));
                     }
                     cache_lookup("miss");
                 }
@@ -430,7 +447,25 @@ impl SessionStore for CachedDbStore {
                 }
             }
         }
-        Ok(Some(map))
+        Ok(Some((map, Some(expires_at))))
+    }
+
+    /// The database row's `expire_date` (one UPDATE, no data), then the cached copy's TTL.
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        let key = SessionStore::touch(&self.db, record).await?;
+        if self.cache_usable() {
+            let full = self.cache_key(record.key);
+            match self.cache.touch(&full, self.ttl(record.max_age)).await {
+                // Done, or no cached copy (the next read refills it).
+                Ok(Some(_)) => {}
+                Ok(None) => self.write_through(record).await?,
+                Err(e) => {
+                    // The copy keeps its old TTL and expires early: a later read refills it.
+                    self.cache_failed("touch", &e);
+                }
+            }
+        }
+        Ok(key)
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
@@ -446,14 +481,6 @@ impl SessionStore for CachedDbStore {
             }
         }
         self.db.exists(key).await
-    }
-
-    /// The database's row and `expire_date` (the cache is not consulted).
-    async fn load_with_expiry(
-        &self,
-        key: &str,
-    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
-        SessionStore::load_with_expiry(&self.db, key).await
     }
 
     /// The database's keys.

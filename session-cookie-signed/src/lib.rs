@@ -95,8 +95,18 @@ impl SessionStore for SignedCookieStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        Ok(self.load_with_expiry(key).await?.map(|(m, _)| m))
+    }
+
+    /// The cookie's data and when it expires: its signing time plus the policy's age (the
+    /// cookie age, or the idle timeout when shorter), or its custom expiry.
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<DateTime<chrono::Utc>>)>, Error> {
         let now = self.clock.now();
-        let max_age = u64::try_from(self.cookie.age).unwrap_or(0);
+        // SESSION_COOKIE_AGE, or SESSION_IDLE_TIMEOUT when shorter: a touch re-signs.
+        let max_age = u64::try_from(self.policy.expiry_age(now, StoredExpiry::Policy)).unwrap_or(0);
         let (data, signed_at) = match self.signer.unsign_timestamped(key, Some(max_age), now) {
             Ok((session_core::Value::Object(map), ts)) => (map, ts),
             Ok(_) => return Ok(None),
@@ -119,7 +129,8 @@ impl SessionStore for SignedCookieStore {
                 return Ok(None);
             }
         }
-        Ok(Some(data))
+        let expires = self.policy.expiry_date(signed_at, expiry);
+        Ok(Some((data, Some(expires))))
     }
 
     async fn exists(&self, _key: &str) -> Result<bool, Error> {

@@ -15,6 +15,7 @@ async fn conformance_signed_cookies() {
         expiry_follows_clock: true,
         clear_expired: false,
         max_session_bytes: Some(BROWSER_COOKIE_LIMIT),
+        expiry_by_own_settings: true,
     };
     Harness::new("signed_cookies", caps, |clock: Arc<dyn Clock>| async move {
         let settings = Settings::new("conformance-secret-key-0123456789abcdef").unwrap();

@@ -181,7 +181,9 @@ async fn interop_with_django_signed_cookies() {
     assert_eq!(seen["data"], json!({}));
 
     // A forged cookie: Django and we both start over with an empty session.
-    let forged = format!("{}A", &ours[..ours.len() - 1]);
+    // (The last character changed, whatever it was: never the cookie itself.)
+    let last = if ours.ends_with('A') { 'B' } else { 'A' };
+    let forged = format!("{}{last}", &ours[..ours.len() - 1]);
     assert_eq!(django.run("load", &[&forged], "").await["data"], json!({}));
     assert!(store.load(&forged).await.unwrap().is_none());
 }
@@ -207,4 +209,50 @@ async fn an_out_of_range_custom_expiry_is_an_empty_session_not_a_panic() {
         let mut session = Session::new(s.clone(), config(&clock), Some(&cookie));
         assert!(session.load().await.unwrap().is_empty());
     }
+}
+
+/// SESSION_IDLE_TIMEOUT on signed cookies (configured on the engine: the signature's max
+/// age becomes the idle window): a touch re-signs the same data with a fresh timestamp.
+#[tokio::test]
+async fn idle_timeout_is_the_signature_max_age_and_a_touch_re_signs() {
+    use session_core::ExpiryPolicy;
+    let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let policy = ExpiryPolicy::default().with_idle_timeout(600);
+    let signer = Signer::new(SIGNED_COOKIE_SALT, &Secret::new(SECRET), &[]);
+    let store = Arc::new(SignedCookieStore::new(
+        signer,
+        Default::default(),
+        policy,
+        Arc::new(clock.clone()),
+    ));
+    let config = SessionConfig {
+        policy,
+        ..SessionConfig::default()
+    }
+    .with_clock(Arc::new(clock.clone()));
+    let mut s = Session::new(store.clone(), config.clone(), None);
+    s.insert_value("k", "v").await.unwrap();
+    s.save(false).await.unwrap();
+    let mut cookie = s.session_key().unwrap().to_owned();
+    clock.advance_secs(400);
+    let mut r = Session::new(store.clone(), config.clone(), Some(&cookie));
+    assert_eq!(r.get_value("k").await.unwrap(), Some(Value::from("v")));
+    assert!(r.touch_if_due().await.unwrap(), "200 s of 600 left");
+    assert_ne!(r.session_key().unwrap(), cookie, "re-signed");
+    let old = cookie.clone();
+    cookie = r.session_key().unwrap().to_owned();
+    clock.advance_secs(500);
+    assert!(
+        store.load(&cookie).await.unwrap().is_some(),
+        "the touched cookie lives on"
+    );
+    assert!(
+        store.load(&old).await.unwrap().is_none(),
+        "the old one is past the idle window"
+    );
+    clock.advance_secs(101);
+    assert!(
+        store.load(&cookie).await.unwrap().is_none(),
+        "idle for 601 s"
+    );
 }

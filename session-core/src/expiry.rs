@@ -175,9 +175,43 @@ pub struct ExpiryPolicy {
     pub expire_at_browser_close: bool,
     /// `USE_TZ`: with false, absolute expiries are written without a UTC offset.
     pub use_tz: bool,
-    /// `SESSION_ABSOLUTE_TIMEOUT`: seconds a session may live from its creation (recorded
+    /// `SESSION_ABSOLUTE_TIMEOUT`: seconds a session may live from its start (recorded
     /// under [`STARTED_KEY`]), however active; `None`: no limit.
     pub absolute_timeout: Option<i64>,
+    /// `SESSION_ABSOLUTE_TIMEOUT_FROM`: whether the absolute lifetime starts at the session's
+    /// creation or at the login (see [`AbsoluteFrom`]).
+    pub absolute_from: AbsoluteFrom,
+    /// `SESSION_IDLE_TIMEOUT`: seconds a session lives without a request; `None`: only
+    /// `SESSION_COOKIE_AGE` (Django's rule: the expiry slides on saves only). When set, every
+    /// expiry is capped at this many seconds after the last write or touch, and a request
+    /// that reads the session extends it ([`touch_below`](Self::touch_below)).
+    pub idle_timeout: Option<i64>,
+    /// A read-only request extends the expiry only once fewer than this many seconds of the
+    /// idle window remain (`SESSION_IDLE_TOUCH_SHARE` × `SESSION_IDLE_TIMEOUT`, default half):
+    /// at most one touch per `idle_timeout - touch_below` seconds of activity.
+    pub touch_below: i64,
+}
+
+/// Where `SESSION_ABSOLUTE_TIMEOUT` counts from (`SESSION_ABSOLUTE_TIMEOUT_FROM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AbsoluteFrom {
+    /// The session's creation (`creation`, the default): recorded by the first save.
+    #[default]
+    Creation,
+    /// The user's login (`login`): recorded by `session-auth`'s login; sessions nobody
+    /// logged in to have no absolute limit.
+    Login,
+}
+
+/// `SESSION_ABSOLUTE_TIMEOUT_FROM`: `creation` or `login`.
+impl crate::settings::SettingValue for AbsoluteFrom {
+    fn from_text(text: &str) -> Result<AbsoluteFrom, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "creation" => Ok(AbsoluteFrom::Creation),
+            "login" => Ok(AbsoluteFrom::Login),
+            _ => Err(format!("{text:?}: expected \"creation\" or \"login\"")),
+        }
+    }
 }
 
 /// Where a session's creation time (Unix seconds) is kept when an absolute timeout is set: a
@@ -191,6 +225,9 @@ impl Default for ExpiryPolicy {
             expire_at_browser_close: false,
             use_tz: true,
             absolute_timeout: None,
+            absolute_from: AbsoluteFrom::Creation,
+            idle_timeout: None,
+            touch_below: 0,
         }
     }
 }
@@ -203,12 +240,40 @@ impl ExpiryPolicy {
             expire_at_browser_close: settings.expire_at_browser_close,
             use_tz: settings.use_tz,
             absolute_timeout: settings.absolute_timeout,
+            absolute_from: settings.absolute_from,
+            idle_timeout: settings.idle_timeout,
+            touch_below: settings.idle_touch_below,
         }
+    }
+
+    /// The policy with an idle timeout (`touch_below` half of it), for code and tests.
+    pub fn with_idle_timeout(mut self, seconds: i64) -> ExpiryPolicy {
+        self.idle_timeout = Some(seconds);
+        self.touch_below = seconds / 2;
+        self
+    }
+
+    /// Whether a session that expires at `expires_at` is due for a touch at `now`: an idle
+    /// timeout is set and fewer than [`touch_below`](Self::touch_below) seconds remain.
+    pub fn touch_due(&self, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        if self.idle_timeout.is_none() {
+            return false;
+        }
+        // An engine that cannot say when the record expires is touched on every request.
+        expires_at.is_none_or(|at| floor_seconds(at, now) < self.touch_below)
     }
 
     /// Seconds until expiry for a session whose custom expiry is `expiry`, as seen at
     /// `modification` (Django's `get_expiry_age(modification=…, expiry=…)`).
     pub fn expiry_age(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> i64 {
+        let age = self.uncapped_age(modification, expiry);
+        match self.idle_timeout {
+            Some(idle) => age.min(idle),
+            None => age,
+        }
+    }
+
+    fn uncapped_age(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> i64 {
         match expiry {
             StoredExpiry::Policy => self.cookie_age,
             // Django returns the stored number itself; cookies and TTLs take `int()` of it.
@@ -223,6 +288,18 @@ impl ExpiryPolicy {
     /// (Django's `get_expiry_date(modification=…, expiry=…)`). Saturates at chrono's range
     /// instead of overflowing.
     pub fn expiry_date(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> DateTime<Utc> {
+        let date = self.uncapped_date(modification, expiry);
+        match self
+            .idle_timeout
+            .and_then(TimeDelta::try_seconds)
+            .and_then(|d| modification.checked_add_signed(d))
+        {
+            Some(idle_end) if idle_end < date => idle_end,
+            _ => date,
+        }
+    }
+
+    fn uncapped_date(&self, modification: DateTime<Utc>, expiry: StoredExpiry) -> DateTime<Utc> {
         let delta = match expiry {
             StoredExpiry::Policy => TimeDelta::try_seconds(self.cookie_age),
             // Bounded to ±1e17 µs by `read`: exact in an i64.

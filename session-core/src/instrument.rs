@@ -205,6 +205,16 @@ impl<S: SessionStore> SessionStore for Instrumented<S> {
         .await
     }
 
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        observe(
+            self.engine_name(),
+            "touch",
+            self.inner.touch(record),
+            |_| "ok",
+        )
+        .await
+    }
+
     async fn list_keys(
         &self,
         cursor: Option<&str>,

@@ -16,7 +16,9 @@ pub mod value;
 
 pub use codec::{Secret, Signer};
 pub use error::{ConfigError, DecodeError, Error};
-pub use expiry::{Clock, Expiry, ExpiryPolicy, ManualClock, StoredExpiry, SystemClock};
+pub use expiry::{
+    AbsoluteFrom, Clock, Expiry, ExpiryPolicy, ManualClock, StoredExpiry, SystemClock,
+};
 pub use session::{Session, SessionConfig};
 pub use settings::{CookieSettings, Settings, SettingsGroup, SettingsSource};
 pub use store::{DynSessionStore, KeyPage, Record, SessionStore};

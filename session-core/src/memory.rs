@@ -109,6 +109,17 @@ impl SessionStore for MemoryStore {
         Ok(is_acceptable_key(key) && self.lock().contains_key(key))
     }
 
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        let now = self.clock.now();
+        match self.lock().get_mut(record.key) {
+            Some((_, exp)) if *exp > now => {
+                *exp = record.expires_at;
+                Ok(record.key.to_owned())
+            }
+            _ => Err(Error::Gone),
+        }
+    }
+
     async fn load_with_expiry(
         &self,
         key: &str,

@@ -317,6 +317,10 @@ impl SessionStore for MigratingStore {
         self.new.save(record).await
     }
 
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        self.new.touch(record).await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), Error> {
         // Old first: a copy racing this delete then fails its claim and undoes itself.
         self.old.delete(key).await?;

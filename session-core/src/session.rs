@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::expiry::{
-    Clock, EXPIRY_KEY, Expiry, ExpiryPolicy, STARTED_KEY, StoredExpiry, SystemClock,
+    AbsoluteFrom, Clock, EXPIRY_KEY, Expiry, ExpiryPolicy, STARTED_KEY, StoredExpiry, SystemClock,
 };
 use crate::key::{generate_key, validated_key};
 use crate::settings::Settings;
@@ -108,6 +108,9 @@ pub struct Session {
     config: SessionConfig,
     key: Option<String>,
     cache: Option<Map>,
+    /// When the loaded record expires, as its engine reported it (`None`: not reported, not
+    /// loaded, or no record).
+    loaded_expiry: Option<DateTime<Utc>>,
     accessed: bool,
     modified: bool,
 }
@@ -133,6 +136,7 @@ impl Session {
             config,
             key: validated_key(key),
             cache: None,
+            loaded_expiry: None,
             accessed: false,
             modified: false,
         }
@@ -197,7 +201,15 @@ impl Session {
     }
 
     async fn load_from_store(&mut self, key: &str) -> Result<Map, Error> {
-        let loaded = self.store.load(key).await?.filter(|data| {
+        // The stored expiry matters only to the idle timeout's touch: without one, a plain
+        // load (Redis: one GET instead of GET + TTL).
+        let loaded = if self.config.policy.idle_timeout.is_some() {
+            self.store.load_with_expiry(key).await?
+        } else {
+            self.store.load(key).await?.map(|m| (m, None))
+        };
+        self.loaded_expiry = loaded.as_ref().and_then(|(_, at)| *at);
+        let loaded = loaded.map(|(data, _)| data).filter(|data| {
             let usable = StoredExpiry::of(data).is_ok();
             if !usable {
                 tracing::warn!(target: "django.contrib.sessions", engine = self.store.engine_name(), "session with an out-of-range _session_expiry treated as empty");
@@ -454,7 +466,7 @@ impl Session {
     /// retrying with a new key on a duplicate; marks modified.
     pub async fn create(&mut self) -> Result<(), Error> {
         let now = self.config.clock.now().timestamp();
-        let absolute = self.config.policy.absolute_timeout.is_some();
+        let absolute = self.starts_lifetime_at_creation();
         let cache = self.cache.get_or_insert_with(Map::new);
         if absolute && !cache.contains_key(STARTED_KEY) {
             // The start of the absolute lifetime; kept across cycle_key (same data).
@@ -467,6 +479,7 @@ impl Session {
             match self.store.create(&record).await {
                 Ok(key) => {
                     self.set_key(Some(key));
+                    self.loaded_expiry = Some(record.expires_at);
                     self.modified = true;
                     return Ok(());
                 }
@@ -499,13 +512,14 @@ impl Session {
             return Err(Error::Gone);
         };
         let mut data = self.cache.take().unwrap_or_default();
-        if self.config.policy.absolute_timeout.is_some() && !data.contains_key(STARTED_KEY) {
+        if self.starts_lifetime_at_creation() && !data.contains_key(STARTED_KEY) {
             // A session made before the limit was set, or by Django: its lifetime starts at
             // its first save here.
             let now = self.config.clock.now().timestamp();
             data.insert(STARTED_KEY.to_owned(), Value::from(now));
         }
         let record = self.record(&key, &data);
+        let expires_at = record.expires_at;
         let result = if must_create {
             self.store.create(&record).await
         } else {
@@ -514,7 +528,62 @@ impl Session {
         self.cache = Some(data);
         let new_key = result?;
         self.set_key(Some(new_key));
+        self.loaded_expiry = Some(expires_at);
         Ok(())
+    }
+
+    /// Whether saves record the start of the absolute lifetime (a limit counted from the
+    /// session's creation).
+    fn starts_lifetime_at_creation(&self) -> bool {
+        self.config.policy.absolute_timeout.is_some()
+            && self.config.policy.absolute_from == AbsoluteFrom::Creation
+    }
+
+    /// Whether this request should extend the session's expiry without a save
+    /// (`SESSION_IDLE_TIMEOUT`): the session was read and not changed, it has a stored
+    /// record, and fewer than `touch_below` seconds of its idle window remain (engines that
+    /// do not report the stored expiry are touched on every such request).
+    pub fn touch_due(&self) -> bool {
+        self.accessed
+            && !self.modified
+            && self.key.is_some()
+            && self.cache.as_ref().is_some_and(|m| !m.is_empty())
+            && self
+                .config
+                .policy
+                .touch_due(self.loaded_expiry, self.config.clock.now())
+    }
+
+    /// Extends the expiry of the loaded session to a full idle window from now, through
+    /// [`SessionStore::touch`] (no data write where the engine allows it). [`Error::Gone`]
+    /// when the record was deleted meanwhile — it is not brought back. For the signed-cookie
+    /// engine the cookie is re-signed (the key changes).
+    pub async fn touch(&mut self) -> Result<(), Error> {
+        let Some(key) = self.key.clone() else {
+            return Err(Error::Gone);
+        };
+        let data = self.cache.take().unwrap_or_default();
+        let record = self.record(&key, &data);
+        let expires_at = record.expires_at;
+        let result = self.store.touch(&record).await;
+        self.cache = Some(data);
+        let new_key = result?;
+        self.set_key(Some(new_key));
+        self.loaded_expiry = Some(expires_at);
+        Ok(())
+    }
+
+    /// [`touch`](Self::touch) when [`touch_due`](Self::touch_due); whether it touched.
+    pub async fn touch_if_due(&mut self) -> Result<bool, Error> {
+        if !self.touch_due() {
+            return Ok(false);
+        }
+        self.touch().await.map(|()| true)
+    }
+
+    /// When the loaded record expires, if its engine reported it (`None` before a load).
+    pub fn loaded_expiry(&self) -> Option<DateTime<Utc>> {
+        self.loaded_expiry
     }
 
     /// Deletes the record under `key`, or under the current key when `None`. For the

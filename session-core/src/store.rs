@@ -116,6 +116,16 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         Ok(self.load(key).await?.map(|m| (m, None)))
     }
 
+    /// Extends the session's expiry to `record`'s without rewriting its data (a read-only
+    /// request under `SESSION_IDLE_TIMEOUT`): SQL `UPDATE … SET expire_date`, Redis
+    /// `EXPIRE`, Memcached `touch`, the file's modification time. [`Error::Gone`] when the
+    /// record is gone — a touch never brings a session back. Returns the key to send to the
+    /// browser, as [`save`](Self::save) does. The default is a full [`save`](Self::save) of
+    /// `record` (which holds the loaded data), so every engine supports it.
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        self.save(record).await
+    }
+
     /// One page of the keys stored here, for tools that visit every session
     /// (`sessionctl migrate`): up to `limit` keys after `cursor` (`None`: from the start),
     /// and the cursor of the next page. `Ok(None)` when the engine cannot list its keys (the
@@ -159,6 +169,7 @@ macro_rules! forward {
             async fn clear_expired_with_progress(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<Option<u64>, Error> { (**self).clear_expired_with_progress(progress).await }
             async fn load_with_expiry(&self, key: &str) -> Result<Option<(Map, Option<DateTime<Utc>>)>, Error> { (**self).load_with_expiry(key).await }
             async fn list_keys(&self, cursor: Option<&str>, limit: usize) -> Result<Option<KeyPage>, Error> { (**self).list_keys(cursor, limit).await }
+            async fn touch(&self, record: &Record<'_>) -> Result<String, Error> { (**self).touch(record).await }
         }
     )*};
 }

@@ -32,6 +32,14 @@ pub(crate) trait Database: Send + Sync + 'static {
         live_at: Option<DateTime<Utc>>,
     ) -> Result<Option<Row>, sqlx::Error>;
     async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error>;
+    /// Sets the expiry of a live row (`touch`: expiry, key, now); rows affected.
+    async fn touch(
+        &self,
+        sql: &str,
+        key: &str,
+        expire_date: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error>;
     /// Keys `sql` lists: after `after`, live at `live_at`, at most `limit`.
     async fn keys_after(
         &self,

@@ -44,6 +44,22 @@ impl Database for MySqlPool {
         }))
     }
 
+    async fn touch(
+        &self,
+        sql: &str,
+        key: &str,
+        expire_date: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql)
+            .bind(expire_date.naive_utc())
+            .bind(key)
+            .bind(now.naive_utc())
+            .execute(self)
+            .await?
+            .rows_affected())
+    }
+
     async fn keys_after(
         &self,
         sql: &str,

@@ -41,6 +41,22 @@ impl Database for PgPool {
             .map(|(data, expire_date)| Row { data, expire_date }))
     }
 
+    async fn touch(
+        &self,
+        sql: &str,
+        key: &str,
+        expire_date: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql)
+            .bind(expire_date)
+            .bind(key)
+            .bind(now)
+            .execute(self)
+            .await?
+            .rows_affected())
+    }
+
     async fn keys_after(
         &self,
         sql: &str,

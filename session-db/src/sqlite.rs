@@ -65,6 +65,22 @@ impl Database for SqlitePool {
         }))
     }
 
+    async fn touch(
+        &self,
+        sql: &str,
+        key: &str,
+        expire_date: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql)
+            .bind(sqlite_datetime_text(expire_date))
+            .bind(key)
+            .bind(sqlite_datetime_text(now))
+            .execute(self)
+            .await?
+            .rows_affected())
+    }
+
     async fn keys_after(
         &self,
         sql: &str,

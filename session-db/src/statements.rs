@@ -13,6 +13,7 @@ pub(crate) struct Statements {
     pub(crate) delete: String,
     pub(crate) clear_batch: String,
     pub(crate) keys_after: String,
+    pub(crate) touch: String,
 }
 
 impl Statements {
@@ -67,6 +68,12 @@ impl Statements {
             ),
             delete: format!("DELETE FROM {t} WHERE {key} = {}", p(1)),
             clear_batch,
+            touch: format!(
+                "UPDATE {t} SET {exp} = {} WHERE {key} = {} AND {exp} > {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
             keys_after: format!(
                 "SELECT {key} FROM {t} WHERE {key} > {} AND {exp} > {} ORDER BY {key} LIMIT {}",
                 p(1),

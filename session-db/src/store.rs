@@ -484,6 +484,29 @@ impl SessionStore for DbStore {
         }
     }
 
+    /// `UPDATE … SET expire_date` on a live row only: the data is not rewritten, and an
+    /// expired or deleted row is [`Error::Gone`].
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        if !is_acceptable_key(record.key) {
+            return Err(Error::Gone);
+        }
+        self.count();
+        match self
+            .db
+            .touch(
+                &self.sql.touch,
+                record.key,
+                record.expires_at,
+                self.clock.now(),
+            )
+            .await
+        {
+            Ok(0) => Err(Error::Gone),
+            Ok(_) => Ok(record.key.to_owned()),
+            Err(e) => Err(self.origin.classify(e)),
+        }
+    }
+
     async fn delete(&self, key: &str) -> Result<(), Error> {
         if !is_acceptable_key(key) {
             return Ok(());

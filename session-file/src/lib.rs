@@ -271,6 +271,25 @@ impl Inner {
 
     /// Reads a session file: `Ok(None)` when absent or expired.
     fn read(&self, path: &Path) -> Result<Option<Map>, Error> {
+        Ok(self.read_with_expiry(path)?.map(|(data, _)| data))
+    }
+
+    /// Extends a live session file's life: its modification time becomes the clock's now
+    /// (what Django's file engine and this one count the expiry from). No data is written.
+    fn touch(&self, path: &Path) -> Result<(), Error> {
+        let _guard = self.lock(path);
+        if self.read_with_expiry(path)?.is_none() {
+            return Err(Error::Gone);
+        }
+        let now = std::time::SystemTime::from(self.clock.now());
+        match fs::File::options().write(true).open(path) {
+            Ok(f) => f.set_modified(now).map_err(io_error),
+            Err(e) if is_absent(&e) => Err(Error::Gone),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    fn read_with_expiry(&self, path: &Path) -> Result<Option<(Map, DateTime<Utc>)>, Error> {
         match fs::symlink_metadata(path) {
             Ok(m) if !m.is_file() => {
                 // A directory, a link, a device: never a session Django or we wrote.
@@ -312,7 +331,7 @@ impl Inner {
         if self.policy.is_expired(expires, now) {
             return Ok(None);
         }
-        Ok(Some(data))
+        Ok(Some((data, expires)))
     }
 
     /// Writes `content` to a temporary file in the directory, stamped with the clock's time,
@@ -396,6 +415,28 @@ impl SessionStore for FileStore {
             return Ok(None);
         };
         self.blocking(move |inner| inner.read(&path)).await
+    }
+
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<DateTime<Utc>>)>, Error> {
+        let Ok(path) = self.path_for(key) else {
+            return Ok(None);
+        };
+        self.blocking(move |inner| {
+            Ok(inner
+                .read_with_expiry(&path)?
+                .map(|(data, at)| (data, Some(at))))
+        })
+        .await
+    }
+
+    /// Sets the file's modification time (one `open` + `futimens`, no data written).
+    async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
+        let path = self.path_for(record.key).map_err(|_| Error::Gone)?;
+        self.blocking(move |inner| inner.touch(&path)).await?;
+        Ok(record.key.to_owned())
     }
 
     /// Session files in key order (a directory listing per page); the cursor is the last

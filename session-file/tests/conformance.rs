@@ -12,7 +12,10 @@ async fn conformance_file() {
     let base = root.path().to_path_buf();
     Harness::new(
         "file",
-        Capabilities::SERVER_SIDE,
+        Capabilities {
+            expiry_by_own_settings: true,
+            ..Capabilities::SERVER_SIDE
+        },
         move |clock: Arc<dyn Clock>| {
             let dir = base.join(session_core::key::generate_key());
             async move {

@@ -248,3 +248,65 @@ async fn interop_with_django_file_sessions() {
         json!({"key": null, "data": {}})
     );
 }
+
+/// SESSION_IDLE_TIMEOUT on the file engine (configured on the engine itself: it judges expiry
+/// from the file's modification time): a read alone does not extend the session, a touch
+/// moves the modification time without rewriting the file, and the touch is throttled.
+#[tokio::test]
+async fn idle_timeout_and_touch_move_the_modification_time_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let policy = ExpiryPolicy::default().with_idle_timeout(600);
+    let settings = Settings::new(SECRET).unwrap();
+    let store = Arc::new(
+        FileStore::new(
+            dir.path(),
+            "sessionid",
+            settings.session_signer(),
+            policy,
+            Arc::new(clock.clone()),
+        )
+        .unwrap(),
+    );
+    let config = SessionConfig {
+        policy,
+        ..SessionConfig::default()
+    }
+    .with_clock(Arc::new(clock.clone()));
+    let mut s = Session::new(store.clone(), config.clone(), None);
+    s.insert_value("k", "v").await.unwrap();
+    s.save(false).await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+    let path = store.path_for(&key).unwrap();
+    let content = std::fs::read(&path).unwrap();
+    for (advance, touches) in [(200, false), (200, true), (50, false), (450, true)] {
+        clock.advance_secs(advance);
+        let mut r = Session::new(store.clone(), config.clone(), Some(&key));
+        assert_eq!(r.get_value("k").await.unwrap(), Some(Value::from("v")));
+        assert_eq!(
+            r.touch_if_due().await.unwrap(),
+            touches,
+            "after {advance} s"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        content,
+        "a touch never rewrites the file"
+    );
+    let mtime = chrono::DateTime::<chrono::Utc>::from(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+    );
+    assert_eq!(
+        mtime,
+        session_core::Clock::now(&clock),
+        "the modification time is the touch's"
+    );
+    clock.advance_secs(601);
+    let mut late = Session::new(store.clone(), config, Some(&key));
+    assert_eq!(
+        late.get_value("k").await.unwrap(),
+        None,
+        "gone an idle window after the last touch"
+    );
+}

@@ -190,6 +190,26 @@ impl SessionRules {
             return Ok((Some(deletion_cookie(&self.cookie)), true));
         }
         if !((modified || self.save_every_request) && !empty) {
+            // SESSION_IDLE_TIMEOUT: a read-only request extends the expiry without a save
+            // once the idle window is running out, and the cookie follows.
+            if status < 500 && session.touch_due() {
+                match session.touch().await {
+                    Ok(()) => {}
+                    // Deleted meanwhile (a logout elsewhere): nothing to extend.
+                    Err(Error::Gone) => return Ok((None, accessed)),
+                    Err(e) => return Err(Outcome::storage_failure(&e)),
+                }
+                let expiry = match session.get_expire_at_browser_close().await {
+                    Ok(true) => None,
+                    Ok(false) => match session.get_expiry_age().await {
+                        Ok(age) => Some(CookieExpiry::from_age(age, self.config.clock.now())),
+                        Err(e) => return Err(Outcome::storage_failure(&e)),
+                    },
+                    Err(e) => return Err(Outcome::storage_failure(&e)),
+                };
+                let value = session.session_key().unwrap_or_default();
+                return Ok((Some(session_cookie(&self.cookie, value, expiry)), true));
+            }
             return Ok((None, accessed));
         }
         let expiry = match session.get_expire_at_browser_close().await {

@@ -87,7 +87,10 @@ async fn conformance_migrate_sqlite_to_file() {
     let base = root.path().to_path_buf();
     Harness::new(
         "migrate-sqlite-to-file",
-        Capabilities::SERVER_SIDE,
+        Capabilities {
+            expiry_by_own_settings: true,
+            ..Capabilities::SERVER_SIDE
+        },
         move |clock: Arc<dyn Clock>| {
             let base = base.clone();
             async move {

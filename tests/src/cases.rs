@@ -606,6 +606,135 @@ async fn absolute_timeout_ends_a_session_however_active(ctx: Ctx) -> CaseResult 
     Ok(())
 }
 
+/// A session config with `SESSION_IDLE_TIMEOUT` (a touch once less than half remains).
+fn idle_config(ctx: &Ctx, idle: i64) -> session_core::SessionConfig {
+    let mut config = ctx.config();
+    config.policy = config.policy.with_idle_timeout(idle);
+    config
+}
+
+async fn idle_timeout_ends_an_idle_session(ctx: Ctx) -> CaseResult {
+    let config = idle_config(&ctx, 600);
+    let mut s = Session::new(ctx.store.clone(), config.clone(), None);
+    s.insert_value("k", "v").await?;
+    s.save(false).await?;
+    check_eq!(
+        s.get_expiry_age().await?,
+        600,
+        "the idle window caps the age"
+    );
+    let key = s.session_key().unwrap_or_default().to_owned();
+    ctx.clock.advance_secs(599);
+    let mut read = Session::new(ctx.store.clone(), config.clone(), Some(&key));
+    check!(
+        read.get_value("k").await?.is_some(),
+        "alive within the window"
+    );
+    ctx.clock.advance_secs(2);
+    let mut late = Session::new(ctx.store.clone(), config, Some(&key));
+    check!(
+        late.get_value("k").await?.is_none(),
+        "gone after the idle window without a touch or a save (a read alone does not extend it)"
+    );
+    Ok(())
+}
+
+async fn idle_touch_is_throttled_and_keeps_an_active_session_alive(ctx: Ctx) -> CaseResult {
+    let config = idle_config(&ctx, 600);
+    let mut s = Session::new(ctx.store.clone(), config.clone(), None);
+    s.insert_value("k", "v").await?;
+    s.save(false).await?;
+    let key = s.session_key().unwrap_or_default().to_owned();
+    // An engine that does not report its records' expiry is touched on every read.
+    let reports = matches!(ctx.store.load_with_expiry(&key).await?, Some((_, Some(_))));
+    // (seconds to advance, whether the read touches, why)
+    let steps = [
+        (200, false, "400 s of 600 left: not yet"),
+        (200, true, "200 s left: touched"),
+        (50, false, "just touched: at most one touch per half window"),
+        (
+            450,
+            true,
+            "alive 900 s after the save thanks to the touch, and touched again",
+        ),
+    ];
+    for (advance, touches, why) in steps {
+        ctx.clock.advance_secs(advance);
+        let mut r = Session::new(ctx.store.clone(), config.clone(), Some(&key));
+        check_eq!(
+            r.get_value("k").await?,
+            Some(Value::from("v")),
+            "{why}: data intact"
+        );
+        check_eq!(r.touch_if_due().await?, touches || !reports, "{why}");
+    }
+    ctx.clock.advance_secs(601);
+    let mut late = Session::new(ctx.store.clone(), config, Some(&key));
+    check!(
+        late.get_value("k").await?.is_none(),
+        "gone an idle window after the last touch"
+    );
+    Ok(())
+}
+
+async fn touch_extends_without_changing_data_and_never_revives(ctx: Ctx) -> CaseResult {
+    let mut s = Session::new(ctx.store.clone(), idle_config(&ctx, 600), None);
+    s.insert_value("k", "v").await?;
+    s.save(false).await?;
+    let key = s.session_key().unwrap_or_default().to_owned();
+    // A longer window now: the stored expiry (~600 s away) is within its touch threshold.
+    let longer = idle_config(&ctx, 1800);
+    let mut r = Session::new(ctx.store.clone(), longer.clone(), Some(&key));
+    check_eq!(r.get_value("k").await?, Some(Value::from("v")), "loaded");
+    // (Engines that keep time by TTL report it against the real clock, not the case's; those
+    // that judge expiry by their own settings report their own window.)
+    check!(
+        r.touch_due() || !ctx.caps.expiry_follows_clock || ctx.caps.expiry_by_own_settings,
+        "due: about 600 of 1800 s left"
+    );
+    r.touch().await?;
+    let touched = r.session_key().unwrap_or_default().to_owned();
+    let mut again = Session::new(ctx.store.clone(), longer.clone(), Some(&touched));
+    check_eq!(
+        again.get_value("k").await?,
+        Some(Value::from("v")),
+        "data unchanged"
+    );
+    if !ctx.caps.expiry_by_own_settings {
+        if let Some((_, Some(at))) = ctx.store.load_with_expiry(&touched).await? {
+            // TTL engines count from the real clock or from the case's (cached_db's database).
+            let left = |now: chrono::DateTime<chrono::Utc>| (at - now).num_seconds();
+            let (case, real) = (left(ctx.clock.now()), left(chrono::Utc::now()));
+            let full = |l: i64| (1700..=1800).contains(&l);
+            check!(
+                full(case) || (!ctx.caps.expiry_follows_clock && full(real)),
+                "the new expiry is a full window away: {case} s"
+            );
+        }
+    }
+    let reports = matches!(
+        ctx.store.load_with_expiry(&touched).await?,
+        Some((_, Some(_)))
+    );
+    check!(
+        !again.touch_due() || !reports || !ctx.caps.expiry_follows_clock,
+        "freshly touched: not due"
+    );
+    if ctx.caps.data_in_cookie {
+        return Ok(());
+    }
+    ctx.store.delete(&key).await?;
+    check!(
+        is_gone(r.touch().await),
+        "a touch after a delete elsewhere is Gone"
+    );
+    check!(
+        !ctx.store.exists(&key).await? && ctx.store.load(&key).await?.is_none(),
+        "and does not bring the session back"
+    );
+    Ok(())
+}
+
 async fn clear_expired(ctx: Ctx) -> CaseResult {
     let mut live = ctx.session(None);
     live.set_expiry(Expiry::Seconds(3600)).await?;
@@ -1003,6 +1132,9 @@ table! {
     expiry_boundaries: Expiry, ClockExpiry;
     expiry_slides_on_save: ServerSide, Expiry, ClockExpiry;
     absolute_timeout_ends_a_session_however_active;
+    idle_timeout_ends_an_idle_session: Expiry, ClockExpiry, StoredExpiry;
+    idle_touch_is_throttled_and_keeps_an_active_session_alive: Expiry, ClockExpiry, StoredExpiry;
+    touch_extends_without_changing_data_and_never_revives;
     clear_expired: ServerSide, ClearExpired, ClockExpiry;
     session_load_does_not_create_record: ServerSide;
     save_does_not_resurrect_session_deleted_elsewhere: ServerSide;

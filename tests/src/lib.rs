@@ -41,6 +41,11 @@ pub struct Capabilities {
     pub clear_expired: bool,
     /// Largest encoded session the engine can hold, if bounded (signed cookies: 4 KB).
     pub max_session_bytes: Option<usize>,
+    /// The engine judges a record's expiry by its own settings (the file engine from the
+    /// file's modification time, signed cookies from the signing time) rather than storing
+    /// the expiry each save computes, so a case's own policy (an idle timeout) does not reach
+    /// it; such engines test their idle timeout in their own crate.
+    pub expiry_by_own_settings: bool,
 }
 
 impl Capabilities {
@@ -51,6 +56,7 @@ impl Capabilities {
         expiry_follows_clock: true,
         clear_expired: true,
         max_session_bytes: None,
+        expiry_by_own_settings: false,
     };
 }
 
@@ -71,6 +77,8 @@ pub enum Needs {
     LargeSessions,
     /// A size bound ([`Capabilities::max_session_bytes`]).
     Bounded,
+    /// The record stores the expiry each save computes (not [`Capabilities::expiry_by_own_settings`]).
+    StoredExpiry,
 }
 
 impl Needs {
@@ -91,6 +99,9 @@ impl Needs {
             }
             Needs::LargeSessions if caps.max_session_bytes.is_some_and(|m| m < 1 << 20) => Some(
                 "the engine bounds the session size below 1 MiB (checked by its own size case)",
+            ),
+            Needs::StoredExpiry if caps.expiry_by_own_settings => Some(
+                "the engine judges expiry by its own settings (its idle timeout is tested in its crate)",
             ),
             Needs::Bounded if caps.max_session_bytes.is_none() => {
                 Some("the engine has no size bound")

@@ -387,7 +387,7 @@ impl Memcached {
     }
 
     /// Extends a key's TTL without touching its value (`mg key T<ttl>`); whether it was there.
-    pub async fn touch(&self, key: &str, ttl: u64) -> Result<bool, Error> {
+    pub async fn touch_key(&self, key: &str, ttl: u64) -> Result<bool, Error> {
         let k = key.to_owned();
         let t = format!("T{}", wire_ttl(ttl));
         let out = self
@@ -466,6 +466,26 @@ impl CacheBackend for Memcached {
             }
             _ => None,
         })
+    }
+
+    /// `mg key v f t`: the value and its remaining TTL in one command.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<i64>)>, Error> {
+        let k = key.to_owned();
+        let out = self
+            .run(key, move |c| {
+                Box::pin(async move { c.meta_get(&k, false, None, Some(&["v", "f", "t"])).await })
+            })
+            .await?;
+        Ok(match out {
+            Outcome::Done(Some(v)) if v.flags.unwrap_or(0) & !FLAG_PICKLE == 0 => {
+                v.data.map(|d| (d, v.ttl_remaining.filter(|t| *t >= 0)))
+            }
+            _ => None,
+        })
+    }
+
+    async fn touch(&self, key: &str, ttl: u64) -> Result<Option<bool>, Error> {
+        self.touch_key(key, ttl).await.map(Some)
     }
 
     async fn add(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {

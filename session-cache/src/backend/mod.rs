@@ -74,6 +74,20 @@ pub trait CacheBackend: Send + Sync + fmt::Debug {
     /// Whether `key` holds a value.
     async fn exists(&self, key: &str) -> Result<bool, Error>;
 
+    /// The value under `key` and its remaining TTL in seconds if the backend reports it in
+    /// the same round trip (`None`: unknown or no expiry). The default reports none.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<i64>)>, Error> {
+        Ok(self.get(key).await?.map(|v| (v, None)))
+    }
+
+    /// Sets a new TTL on an existing key without rewriting it: `Some(true)` when done,
+    /// `Some(false)` when the key is absent, `None` when the backend cannot (the default;
+    /// callers then rewrite the value).
+    async fn touch(&self, key: &str, ttl: u64) -> Result<Option<bool>, Error> {
+        let _ = (key, ttl);
+        Ok(None)
+    }
+
     /// One page of the keys starting with `prefix`: the keys and the cursor of the next page
     /// (`None` at the end). `Ok(None)` when the backend cannot list its keys (the default;
     /// Redis Cluster and Memcached). Used by tools that visit every session.

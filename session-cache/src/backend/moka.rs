@@ -163,6 +163,24 @@ impl CacheBackend for Moka {
         Ok(!matches!(r, CompResult::Unchanged(_)))
     }
 
+    /// The same bytes under a new TTL, atomically (an entry removed meanwhile stays gone).
+    async fn touch(&self, key: &str, ttl: u64) -> Result<Option<bool>, Error> {
+        let r = self
+            .cache
+            .entry(key.to_owned())
+            .and_compute_with(|old| async move {
+                match old {
+                    Some(e) => Op::Put(Entry {
+                        bytes: e.into_value().bytes,
+                        ttl: Duration::from_secs(ttl),
+                    }),
+                    None => Op::Nop,
+                }
+            })
+            .await;
+        Ok(Some(matches!(r, CompResult::ReplacedWith(_))))
+    }
+
     async fn scan(
         &self,
         prefix: &str,

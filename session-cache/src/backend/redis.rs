@@ -384,6 +384,12 @@ impl CacheBackend for Cluster {
     async fn exists(&self, key: &str) -> Result<bool, Error> {
         self.after(self.conn().exists(key).await).await
     }
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<i64>)>, Error> {
+        self.after(self.conn().get_with_ttl(key).await).await
+    }
+    async fn touch(&self, key: &str, ttl: u64) -> Result<Option<bool>, Error> {
+        self.after(self.conn().touch(key, ttl).await).await
+    }
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync> Redis<C> {
@@ -423,6 +429,25 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> CacheBackend for Redis<C
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    /// `GET` and `TTL` pipelined: one round trip.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<i64>)>, Error> {
+        let (value, ttl): (Option<Vec<u8>>, i64) = redis::pipe()
+            .cmd("GET")
+            .arg(key)
+            .cmd("TTL")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(value.map(|v| (v, (ttl >= 0).then_some(ttl))))
+    }
+
+    /// `EXPIRE key ttl`: 0 when the key is gone.
+    async fn touch(&self, key: &str, ttl: u64) -> Result<Option<bool>, Error> {
+        let done: i64 = self.query(redis::cmd("EXPIRE").arg(key).arg(ttl)).await?;
+        Ok(Some(done == 1))
     }
 
     /// `SCAN cursor MATCH prefix* COUNT n` on one node (a Cluster's keys live on many nodes:

@@ -132,6 +132,15 @@ crate::settings_table! {
         /// `SESSION_ABSOLUTE_TIMEOUT` (not a Django setting): seconds a session may live from
         /// its creation, however active (OWASP's absolute timeout); unset: no limit.
         absolute_timeout: Option<i64> = "SESSION_ABSOLUTE_TIMEOUT" => None,
+        /// `SESSION_ABSOLUTE_TIMEOUT_FROM` (not a Django setting): `creation` (default) or
+        /// `login`.
+        absolute_from: crate::expiry::AbsoluteFrom = "SESSION_ABSOLUTE_TIMEOUT_FROM" => crate::expiry::AbsoluteFrom::Creation,
+        /// `SESSION_IDLE_TIMEOUT` (not a Django setting): seconds a session lives without a
+        /// request (OWASP's idle timeout); unset: only `SESSION_COOKIE_AGE`.
+        idle_timeout: Option<i64> = "SESSION_IDLE_TIMEOUT" => None,
+        /// `SESSION_IDLE_TOUCH_SHARE` (not a Django setting): a read-only request extends the
+        /// expiry once less than this share of the idle window remains (default 0.5).
+        idle_touch_share: String = "SESSION_IDLE_TOUCH_SHARE" => "0.5".into(),
         /// `TIME_ZONE`; only `UTC` is supported together with `USE_TZ = False`.
         time_zone: String = "TIME_ZONE" => "UTC".into(),
         /// `SESSION_MAX_DECOMPRESSED_SIZE` (not a Django setting): bound on a decompressed
@@ -160,8 +169,15 @@ pub struct Settings {
     pub secret_key_fallbacks: Vec<Secret>,
     /// `USE_TZ`.
     pub use_tz: bool,
-    /// `SESSION_ABSOLUTE_TIMEOUT` (seconds from creation), if set.
+    /// `SESSION_ABSOLUTE_TIMEOUT` (seconds from creation or login), if set.
     pub absolute_timeout: Option<i64>,
+    /// `SESSION_ABSOLUTE_TIMEOUT_FROM`.
+    pub absolute_from: crate::expiry::AbsoluteFrom,
+    /// `SESSION_IDLE_TIMEOUT` (seconds without a request), if set.
+    pub idle_timeout: Option<i64>,
+    /// Seconds of the idle window left below which a read-only request touches the session
+    /// (`SESSION_IDLE_TOUCH_SHARE` × `SESSION_IDLE_TIMEOUT`).
+    pub idle_touch_below: i64,
     /// `SESSION_MAX_DECOMPRESSED_SIZE`.
     pub max_decompressed_size: usize,
     source: Arc<SettingsSource>,
@@ -249,6 +265,30 @@ impl Settings {
                 reason: "must be a positive number of seconds (unset it for no limit)".into(),
             });
         }
+        if core.idle_timeout.is_some_and(|t| t <= 0) {
+            return Err(ConfigError::Invalid {
+                setting: "SESSION_IDLE_TIMEOUT",
+                reason: "must be a positive number of seconds (unset it for no idle limit)".into(),
+            });
+        }
+        let share: f64 = core
+            .idle_touch_share
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| *x > 0.0 && *x <= 1.0)
+            .ok_or_else(|| ConfigError::Invalid {
+                setting: "SESSION_IDLE_TOUCH_SHARE",
+                reason: format!(
+                    "{:?}: expected a number above 0 and at most 1",
+                    core.idle_touch_share
+                ),
+            })?;
+        // Exact enough: both are bounded (share ≤ 1, the timeout an i64 of seconds).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+        let idle_touch_below = core
+            .idle_timeout
+            .map_or(0, |t| (t as f64 * share).round() as i64);
         if cookie.name.is_empty() {
             return Err(ConfigError::Missing {
                 setting: "SESSION_COOKIE_NAME",
@@ -269,6 +309,9 @@ impl Settings {
             secret_key_fallbacks: core.secret_key_fallbacks,
             use_tz: core.use_tz,
             absolute_timeout: core.absolute_timeout,
+            absolute_from: core.absolute_from,
+            idle_timeout: core.idle_timeout,
+            idle_touch_below,
             max_decompressed_size: core.max_decompressed_size,
             source: Arc::new(source),
         })
@@ -492,5 +535,39 @@ mod tests {
             "{err}"
         );
         assert_eq!(Settings::new("k").unwrap().absolute_timeout, None);
+    }
+
+    #[test]
+    fn idle_timeout_its_touch_share_and_the_absolute_start_are_read_and_checked() {
+        let s = Settings::from_pairs([
+            ("SECRET_KEY", "k"),
+            ("SESSION_IDLE_TIMEOUT", "1800"),
+            ("SESSION_IDLE_TOUCH_SHARE", "0.25"),
+            ("SESSION_ABSOLUTE_TIMEOUT_FROM", "login"),
+        ])
+        .unwrap();
+        let policy = crate::ExpiryPolicy::from_settings(&s);
+        assert_eq!(policy.idle_timeout, Some(1800));
+        assert_eq!(policy.touch_below, 450);
+        assert_eq!(policy.absolute_from, crate::AbsoluteFrom::Login);
+        let now = crate::expiry::from_unix_f64(1_700_000_000.0);
+        assert_eq!(
+            policy.expiry_age(now, crate::StoredExpiry::Policy),
+            1800,
+            "the idle window caps the age"
+        );
+        let default =
+            Settings::from_pairs([("SECRET_KEY", "k"), ("SESSION_IDLE_TIMEOUT", "600")]).unwrap();
+        assert_eq!(default.idle_touch_below, 300, "half the window by default");
+        for (name, value) in [
+            ("SESSION_IDLE_TIMEOUT", "0"),
+            ("SESSION_IDLE_TOUCH_SHARE", "1.5"),
+            ("SESSION_IDLE_TOUCH_SHARE", "none"),
+            ("SESSION_ABSOLUTE_TIMEOUT_FROM", "lunch"),
+        ] {
+            let err = Settings::from_pairs([("SECRET_KEY", "k"), (name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+        assert_eq!(Settings::new("k").unwrap().idle_timeout, None);
     }
 }

@@ -555,7 +555,7 @@ impl Session {
     }
 
     /// Extends the expiry of the loaded session to a full idle window from now, through
-    /// [`SessionStore::touch`] (no data write where the engine allows it). [`Error::Gone`]
+    /// [`SessionStore::touch`](crate::SessionStore::touch) (no data write where the engine allows it). [`Error::Gone`]
     /// when the record was deleted meanwhile — it is not brought back. For the signed-cookie
     /// engine the cookie is re-signed (the key changes).
     pub async fn touch(&mut self) -> Result<(), Error> {

@@ -113,7 +113,7 @@ impl EngineSpec {
     }
 
     /// The setting names the engine reads besides the core ones (a
-    /// [`SettingsGroup::NAMES`](session_core::SettingsGroup::NAMES)), so a configuration
+    /// [`SettingsGroup::NAMES`]), so a configuration
     /// file's misspelt names can be caught.
     pub fn settings(mut self, names: &[&'static str]) -> EngineSpec {
         self.settings.extend_from_slice(names);

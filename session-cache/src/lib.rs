@@ -4,6 +4,7 @@
 pub mod backend;
 mod cache;
 pub mod pickle;
+pub mod users;
 
 use async_trait::async_trait;
 use session_core::key::is_acceptable_key;
@@ -14,6 +15,7 @@ pub use backend::moka::MokaBound;
 pub use backend::redis::{REDIS_CONNECT_TIMEOUT, REDIS_RESPONSE_TIMEOUT};
 pub use backend::{CacheBackend, SCHEMES};
 pub use cache::Cache;
+pub use users::CacheUserIndex;
 
 const ENGINE: &str = "cache";
 

@@ -66,6 +66,67 @@ async fn conformance_redis_json_values() {
     .await;
 }
 
+/// The cache engine with its user index: Redis sets (node and Cluster), or the process's
+/// memory for moka.
+async fn run_indexed(label: &str, url: String) {
+    if let Err(e) = Cache::connect(&url, "probe", 1).await {
+        return unavailable(label, &e);
+    }
+    let caps = Capabilities {
+        user_index: true,
+        ..TTL_CACHE
+    };
+    Harness::new(label, caps, move |clock: Arc<dyn Clock>| {
+        let url = url.clone();
+        async move {
+            let cache = Cache::connect(&url, &format!("t{}", &generate_key()[..10]), 1).await?;
+            let index: Arc<dyn session_core::users::UserIndex> = if cache.is_in_process() {
+                Arc::new(session_core::users::MemoryUserIndex::default())
+            } else {
+                Arc::new(session_cache::CacheUserIndex::new(
+                    cache.clone(),
+                    clock.clone(),
+                ))
+            };
+            let store = Arc::new(CacheStore::new(cache, ValueFormat::Pickle));
+            Ok(Arc::new(session_core::users::IndexedStore::new(
+                store,
+                index,
+                session_core::ExpiryPolicy::default(),
+                clock,
+            )) as Arc<DynSessionStore>)
+        }
+    })
+    .run_and_assert()
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_redis_with_user_index() {
+    run_indexed(
+        "cache-redis-indexed",
+        service_url("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_redis_cluster_with_user_index() {
+    run_indexed(
+        "cache-redis-cluster-indexed",
+        service_url(
+            "REDIS_CLUSTER_URL",
+            "redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_moka_with_user_index() {
+    run_indexed("cache-moka-indexed", "memory://".into()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_memcached() {
     // Memcached's 1 MiB item limit bounds a session (less the key and the item's header).

@@ -38,6 +38,10 @@ async fn db(
 }
 
 async fn run(label: &str, db_url: String, cache_url: String) {
+    run_with(label, db_url, cache_url, false).await;
+}
+
+async fn run_with(label: &str, db_url: String, cache_url: String, with_index: bool) {
     if let Err(e) = DbStore::connect(&db_url, &settings()).await {
         return unavailable(label, &e);
     }
@@ -46,19 +50,32 @@ async fn run(label: &str, db_url: String, cache_url: String) {
     }
     let tables: Arc<Mutex<Vec<String>>> = Arc::default();
     let (made, url, curl) = (tables.clone(), db_url.clone(), cache_url.clone());
-    let report = Harness::new(label, CACHED_DB, move |clock: Arc<dyn Clock>| {
+    let caps = Capabilities {
+        user_index: with_index,
+        ..CACHED_DB
+    };
+    let report = Harness::new(label, caps, move |clock: Arc<dyn Clock>| {
         let (made, url, cache_url) = (made.clone(), url.clone(), curl.clone());
         async move {
             let table = format!("cdb_{}", &generate_key()[..12]);
             made.lock().unwrap().push(table.clone());
-            let db = db(&url, table, clock).await?;
+            let db = db(&url, table, clock.clone()).await?;
             db.ensure_schema().await?;
+            let index = db.user_index();
             let prefix = format!("t{}", &generate_key()[..10]);
             let cache = Cache::connect(&cache_url, &prefix, 1).await?;
-            Ok(
-                Arc::new(CachedDbStore::new(db, cache, ValueFormat::Pickle, None))
-                    as Arc<DynSessionStore>,
-            )
+            let store = Arc::new(CachedDbStore::new(db, cache, ValueFormat::Pickle, None));
+            if with_index {
+                // The index lives in the database, beside the sessions.
+                index.ensure_schema().await?;
+                return Ok(Arc::new(session_core::users::IndexedStore::new(
+                    store,
+                    Arc::new(index),
+                    session_core::ExpiryPolicy::default(),
+                    clock,
+                )) as Arc<DynSessionStore>);
+            }
+            Ok(store as Arc<DynSessionStore>)
         }
     })
     .run()
@@ -117,4 +134,13 @@ async fn conformance_postgres_memcached() {
     );
     let memcached = service_url("MEMCACHED_URL", "memcached://127.0.0.1:11211");
     run("cached_db-postgres-memcached", url, memcached).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_postgres_redis_with_user_index() {
+    let url = service_url(
+        "POSTGRES_URL",
+        "postgres://postgres:postgres@127.0.0.1:5432/sessions_test",
+    );
+    run_with("cached_db-postgres-redis-indexed", url, redis_url(), true).await;
 }

@@ -16,6 +16,7 @@ async fn conformance_signed_cookies() {
         clear_expired: false,
         max_session_bytes: Some(BROWSER_COOKIE_LIMIT),
         expiry_by_own_settings: true,
+        user_index: false,
     };
     Harness::new("signed_cookies", caps, |clock: Arc<dyn Clock>| async move {
         let settings = Settings::new("conformance-secret-key-0123456789abcdef").unwrap();

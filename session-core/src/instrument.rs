@@ -205,6 +205,25 @@ impl<S: SessionStore> SessionStore for Instrumented<S> {
         .await
     }
 
+    async fn sessions_of(&self, user: &str) -> Result<Option<Vec<String>>, Error> {
+        observe(
+            self.engine_name(),
+            "sessions_of",
+            self.inner.sessions_of(user),
+            |_| "ok",
+        )
+        .await
+    }
+
+    async fn log_out_everywhere(
+        &self,
+        user: &str,
+        except: Option<&str>,
+    ) -> Result<Option<u64>, Error> {
+        let op = self.inner.log_out_everywhere(user, except);
+        observe(self.engine_name(), "log_out_everywhere", op, |_| "ok").await
+    }
+
     async fn touch(&self, record: &Record<'_>) -> Result<String, Error> {
         observe(
             self.engine_name(),

@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod users;
 pub mod value;
 
 pub use codec::{Secret, Signer};

@@ -321,6 +321,37 @@ impl SessionStore for MigratingStore {
         self.new.touch(record).await
     }
 
+    async fn sessions_of(&self, user: &str) -> Result<Option<Vec<String>>, Error> {
+        let (new, old) = (
+            self.new.sessions_of(user).await?,
+            self.old.sessions_of(user).await?,
+        );
+        Ok(match (new, old) {
+            (None, None) => None,
+            (a, b) => {
+                let mut keys: Vec<String> = a.unwrap_or_default();
+                keys.extend(b.unwrap_or_default());
+                keys.sort();
+                keys.dedup();
+                Some(keys)
+            }
+        })
+    }
+
+    async fn log_out_everywhere(
+        &self,
+        user: &str,
+        except: Option<&str>,
+    ) -> Result<Option<u64>, Error> {
+        // Old first, as for a delete.
+        let old = self.old.log_out_everywhere(user, except).await?;
+        let new = self.new.log_out_everywhere(user, except).await?;
+        Ok(match (new, old) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        })
+    }
+
     async fn delete(&self, key: &str) -> Result<(), Error> {
         // Old first: a copy racing this delete then fails its claim and undoes itself.
         self.old.delete(key).await?;

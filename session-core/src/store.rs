@@ -126,6 +126,26 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         self.save(record).await
     }
 
+    /// The keys of `user`'s live sessions (Django's `_auth_user_id`), where the engine keeps
+    /// a user index ([`users::IndexedStore`](crate::users::IndexedStore)); `Ok(None)`
+    /// otherwise (the default).
+    async fn sessions_of(&self, user: &str) -> Result<Option<Vec<String>>, Error> {
+        let _ = user;
+        Ok(None)
+    }
+
+    /// Ends every session of `user` except `except` (the current one, if any); how many
+    /// were deleted. `Ok(None)` where the engine keeps no user index (the default). See
+    /// [`users`](crate::users) for what "every" covers.
+    async fn log_out_everywhere(
+        &self,
+        user: &str,
+        except: Option<&str>,
+    ) -> Result<Option<u64>, Error> {
+        let _ = (user, except);
+        Ok(None)
+    }
+
     /// One page of the keys stored here, for tools that visit every session
     /// (`sessionctl migrate`): up to `limit` keys after `cursor` (`None`: from the start),
     /// and the cursor of the next page. `Ok(None)` when the engine cannot list its keys (the
@@ -170,6 +190,8 @@ macro_rules! forward {
             async fn load_with_expiry(&self, key: &str) -> Result<Option<(Map, Option<DateTime<Utc>>)>, Error> { (**self).load_with_expiry(key).await }
             async fn list_keys(&self, cursor: Option<&str>, limit: usize) -> Result<Option<KeyPage>, Error> { (**self).list_keys(cursor, limit).await }
             async fn touch(&self, record: &Record<'_>) -> Result<String, Error> { (**self).touch(record).await }
+            async fn sessions_of(&self, user: &str) -> Result<Option<Vec<String>>, Error> { (**self).sessions_of(user).await }
+            async fn log_out_everywhere(&self, user: &str, except: Option<&str>) -> Result<Option<u64>, Error> { (**self).log_out_everywhere(user, except).await }
         }
     )*};
 }

@@ -32,6 +32,17 @@ pub(crate) trait Database: Send + Sync + 'static {
         live_at: Option<DateTime<Utc>>,
     ) -> Result<Option<Row>, sqlx::Error>;
     async fn exists(&self, sql: &str, key: &str) -> Result<bool, sqlx::Error>;
+    /// Executes `sql` binding `strs` in order, then `int` if given; rows affected.
+    async fn exec_strs(
+        &self,
+        sql: &str,
+        strs: &[&str],
+        int: Option<i64>,
+    ) -> Result<u64, sqlx::Error>;
+    /// The first column of every row `sql` selects (strings), binding `strs` in order.
+    async fn fetch_strings(&self, sql: &str, strs: &[&str]) -> Result<Vec<String>, sqlx::Error>;
+    /// The integer `sql` selects, if a row, binding `strs` in order.
+    async fn fetch_int(&self, sql: &str, strs: &[&str]) -> Result<Option<i64>, sqlx::Error>;
     /// Sets the expiry of a live row (`touch`: expiry, key, now); rows affected.
     async fn touch(
         &self,

@@ -63,6 +63,7 @@ mod postgres;
 mod sqlite;
 mod statements;
 mod store;
+pub mod users;
 
 use std::time::Duration;
 
@@ -72,6 +73,7 @@ use session_core::{ConfigError, Error};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SQLITE_BUSY_TIMEOUT, sqlite_datetime_text};
 pub use store::DbStore;
+pub use users::SqlUserIndex;
 
 const ENGINE: &str = "db";
 

@@ -41,6 +41,38 @@ impl Database for PgPool {
             .map(|(data, expire_date)| Row { data, expire_date }))
     }
 
+    async fn exec_strs(
+        &self,
+        sql: &str,
+        strs: &[&str],
+        int: Option<i64>,
+    ) -> Result<u64, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for s in strs {
+            q = q.bind(*s);
+        }
+        if let Some(i) = int {
+            q = q.bind(i);
+        }
+        Ok(q.execute(self).await?.rows_affected())
+    }
+
+    async fn fetch_strings(&self, sql: &str, strs: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+        let mut q = sqlx::query_scalar(sql);
+        for s in strs {
+            q = q.bind(*s);
+        }
+        q.fetch_all(self).await
+    }
+
+    async fn fetch_int(&self, sql: &str, strs: &[&str]) -> Result<Option<i64>, sqlx::Error> {
+        let mut q = sqlx::query_scalar(sql);
+        for s in strs {
+            q = q.bind(*s);
+        }
+        q.fetch_optional(self).await
+    }
+
     async fn touch(
         &self,
         sql: &str,

@@ -272,6 +272,10 @@ impl DbStore {
         &self.table
     }
 
+    pub(crate) fn database(&self) -> Arc<dyn Database> {
+        self.db.clone()
+    }
+
     /// How many statements this store (and its clones) has sent: one per round trip once
     /// prepared.
     pub fn statements(&self) -> u64 {
@@ -293,14 +297,22 @@ impl DbStore {
 
     /// Drops the table (tests and tooling).
     pub async fn drop_table(&self) -> Result<(), Error> {
-        let stmt = match self.db.backend() {
-            Backend::MySql => format!("DROP TABLE IF EXISTS `{}`", self.table),
-            _ => format!("DROP TABLE IF EXISTS \"{}\"", self.table),
-        };
-        self.db
-            .execute(&stmt)
-            .await
-            .map_err(|e| self.origin.classify(e))
+        // With the user index's side tables, if any.
+        for table in [
+            self.table.to_string(),
+            format!("{}_user", self.table),
+            format!("{}_logout", self.table),
+        ] {
+            let stmt = match self.db.backend() {
+                Backend::MySql => format!("DROP TABLE IF EXISTS `{table}`"),
+                _ => format!("DROP TABLE IF EXISTS \"{table}\""),
+            };
+            self.db
+                .execute(&stmt)
+                .await
+                .map_err(|e| self.origin.classify(e))?;
+        }
+        Ok(())
     }
 
     /// Closes the pool.

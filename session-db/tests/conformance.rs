@@ -17,8 +17,32 @@ fn settings() -> Settings {
     Settings::new("conformance-secret-key-0123456789abcdef").unwrap()
 }
 
+/// The store with its user index (tables made), for the `*-indexed` runs.
+async fn indexed(
+    store: DbStore,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<DynSessionStore>, session_core::Error> {
+    let index = store.user_index();
+    index.ensure_schema().await?;
+    Ok(Arc::new(session_core::users::IndexedStore::new(
+        Arc::new(store),
+        Arc::new(index),
+        session_core::ExpiryPolicy::default(),
+        clock,
+    )))
+}
+
+const INDEXED: Capabilities = Capabilities {
+    user_index: true,
+    ..Capabilities::SERVER_SIDE
+};
+
 /// Runs the suite against `url`, creating a table per case and dropping them afterwards.
 async fn run(label: &str, url: String) {
+    run_with(label, url, false).await;
+}
+
+async fn run_with(label: &str, url: String, with_index: bool) {
     let probe = match DbStore::connect(&url, &settings()).await {
         Ok(p) => p,
         Err(e) => return unavailable(label, &e),
@@ -27,29 +51,33 @@ async fn run(label: &str, url: String) {
     let made: Arc<Mutex<Vec<String>>> = Arc::default();
     let made_in_factory = made.clone();
     let factory_url = url.clone();
-    let harness = Harness::new(
-        label,
-        Capabilities::SERVER_SIDE,
-        move |clock: Arc<dyn Clock>| {
-            let url = factory_url.clone();
-            let made = made_in_factory.clone();
-            async move {
-                let table = format!("sess_{}", &generate_key()[..12]);
-                made.lock().unwrap().push(table.clone());
-                let options = DbOptions {
-                    table,
-                    max_connections: 4,
-                    ..DbOptions::default()
-                };
-                let store =
-                    DbStore::connect_with(&url, settings().session_signer(), clock, options)
-                        .await
-                        .map_err(|e| session_core::Error::permanent("db", e))?;
-                store.ensure_schema().await?;
-                Ok(Arc::new(store) as Arc<DynSessionStore>)
+    let caps = if with_index {
+        INDEXED
+    } else {
+        Capabilities::SERVER_SIDE
+    };
+    let harness = Harness::new(label, caps, move |clock: Arc<dyn Clock>| {
+        let url = factory_url.clone();
+        let made = made_in_factory.clone();
+        async move {
+            let table = format!("sess_{}", &generate_key()[..12]);
+            made.lock().unwrap().push(table.clone());
+            let options = DbOptions {
+                table,
+                max_connections: 4,
+                ..DbOptions::default()
+            };
+            let store =
+                DbStore::connect_with(&url, settings().session_signer(), clock.clone(), options)
+                    .await
+                    .map_err(|e| session_core::Error::permanent("db", e))?;
+            store.ensure_schema().await?;
+            if with_index {
+                return indexed(store, clock).await;
             }
-        },
-    );
+            Ok(Arc::new(store) as Arc<DynSessionStore>)
+        }
+    });
     let report = harness.run().await;
     let tables: Vec<String> = made.lock().unwrap().drain(..).collect();
     for table in tables {
@@ -134,6 +162,47 @@ async fn conformance_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_postgres() {
     run("db-postgres", postgres_url()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_postgres_with_user_index() {
+    run_with("db-postgres-indexed", postgres_url(), true).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_mysql_with_user_index() {
+    run_with("db-mysql-indexed", mysql_url(), true).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_sqlite_with_user_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_path_buf();
+    Harness::new(
+        "db-sqlite-indexed",
+        INDEXED,
+        move |clock: Arc<dyn Clock>| {
+            let path = base.join(format!("{}.sqlite3", generate_key()));
+            async move {
+                let url = format!("sqlite://{}", path.display());
+                let store = DbStore::connect_with(
+                    &url,
+                    settings().session_signer(),
+                    clock.clone(),
+                    DbOptions::default(),
+                )
+                .await
+                .map_err(|e| session_core::Error::permanent("db", e))?;
+                store.ensure_schema().await?;
+                indexed(store, clock).await
+            }
+        },
+    )
+    .run_and_assert()
+    .await;
 }
 
 #[cfg(feature = "mysql")]

@@ -735,6 +735,174 @@ async fn touch_extends_without_changing_data_and_never_revives(ctx: Ctx) -> Case
     Ok(())
 }
 
+/// A session of `user` (as Django's login leaves it), saved; its key.
+async fn logged_in(ctx: &Ctx, user: &str) -> Result<String, Failure> {
+    saved(
+        ctx,
+        &[
+            ("_auth_user_id", Value::from(user)),
+            (
+                "_auth_user_backend",
+                Value::from("django.contrib.auth.backends.ModelBackend"),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn sessions_of(ctx: &Ctx, user: &str) -> Result<Vec<String>, Failure> {
+    ctx.store
+        .sessions_of(user)
+        .await?
+        .ok_or_else(|| Failure("sessions_of is not supported".into()))
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+async fn user_index_follows_login_cycle_and_delete(ctx: Ctx) -> CaseResult {
+    let user = format!("u{}", &generate_key()[..8]);
+    let a = logged_in(&ctx, &user).await?;
+    let b = logged_in(&ctx, &user).await?;
+    let other = logged_in(&ctx, "someone-else").await?;
+    check_eq!(
+        sessions_of(&ctx, &user).await?,
+        sorted(vec![a.clone(), b.clone()]),
+        "both logins listed"
+    );
+    // A key change (Django's login does one) moves the entry to the new key.
+    let mut s = ctx.session(Some(&a));
+    s.cycle_key().await?;
+    let a2 = s.session_key().unwrap_or_default().to_owned();
+    check_eq!(
+        sessions_of(&ctx, &user).await?,
+        sorted(vec![a2.clone(), b.clone()]),
+        "cycled"
+    );
+    // A logout (flush) and a delete take the sessions out.
+    let mut out = ctx.session(Some(&b));
+    out.flush().await?;
+    ctx.store.delete(&a2).await?;
+    check_eq!(
+        sessions_of(&ctx, &user).await?,
+        Vec::<String>::new(),
+        "none left"
+    );
+    check_eq!(
+        sessions_of(&ctx, "someone-else").await?,
+        vec![other],
+        "others untouched"
+    );
+    Ok(())
+}
+
+async fn log_out_everywhere_ends_every_other_session(ctx: Ctx) -> CaseResult {
+    let user = format!("u{}", &generate_key()[..8]);
+    let here = logged_in(&ctx, &user).await?;
+    let mut elsewhere = Vec::new();
+    for _ in 0..3 {
+        elsewhere.push(logged_in(&ctx, &user).await?);
+    }
+    let other = logged_in(&ctx, "someone-else").await?;
+    let n = ctx.store.log_out_everywhere(&user, Some(&here)).await?;
+    check_eq!(n, Some(3), "three sessions ended");
+    for k in &elsewhere {
+        check!(
+            ctx.store.load(k).await?.is_none(),
+            "a session elsewhere no longer loads"
+        );
+    }
+    check!(
+        ctx.store.load(&here).await?.is_some(),
+        "the current session stays"
+    );
+    check!(
+        ctx.store.load(&other).await?.is_some(),
+        "another user's session stays"
+    );
+    check_eq!(
+        sessions_of(&ctx, &user).await?,
+        vec![here.clone()],
+        "only the current one listed"
+    );
+    check_eq!(
+        ctx.store.log_out_everywhere(&user, None).await?,
+        Some(1),
+        "then the last one"
+    );
+    check!(ctx.store.load(&here).await?.is_none(), "gone too");
+    // A login after the log-out works as usual.
+    let later = logged_in(&ctx, &user).await?;
+    check!(
+        ctx.store.load(&later).await?.is_some(),
+        "a later login is not refused"
+    );
+    Ok(())
+}
+
+async fn user_index_shrinks_back_after_expiry(ctx: Ctx) -> CaseResult {
+    let user = format!("u{}", &generate_key()[..8]);
+    for _ in 0..3 {
+        let mut s = ctx.session(None);
+        s.insert_value("_auth_user_id", Value::from(user.as_str()))
+            .await?;
+        s.set_expiry(Expiry::Seconds(60)).await?;
+        s.save(false).await?;
+    }
+    check_eq!(sessions_of(&ctx, &user).await?.len(), 3, "three indexed");
+    ctx.clock.advance_secs(61);
+    ctx.store.clear_expired().await?;
+    check_eq!(
+        sessions_of(&ctx, &user).await?,
+        Vec::<String>::new(),
+        "no entry outlives its session"
+    );
+    Ok(())
+}
+
+async fn log_out_everywhere_racing_logins(ctx: Ctx) -> CaseResult {
+    let user = format!("u{}", &generate_key()[..8]);
+    let mut before = Vec::new();
+    for _ in 0..5 {
+        before.push(logged_in(&ctx, &user).await?);
+    }
+    let logins = {
+        let ctx = ctx.clone();
+        let user = user.clone();
+        tokio::spawn(async move {
+            let mut keys = Vec::new();
+            for _ in 0..5 {
+                keys.push(logged_in(&ctx, &user).await?);
+            }
+            Ok::<_, Failure>(keys)
+        })
+    };
+    ctx.store.log_out_everywhere(&user, None).await?;
+    let during = logins
+        .await
+        .map_err(|e| Failure(format!("login task: {e}")))??;
+    for k in &before {
+        check!(
+            ctx.store.load(k).await?.is_none(),
+            "every session made before the log-out is gone"
+        );
+    }
+    // The logins racing it either survived (and are listed) or were ended; none is a live
+    // session the index does not list.
+    let listed = sessions_of(&ctx, &user).await?;
+    for k in &during {
+        let live = ctx.store.load(k).await?.is_some();
+        check_eq!(
+            live,
+            listed.contains(k),
+            "a racing login is listed exactly when it lives"
+        );
+    }
+    Ok(())
+}
+
 async fn clear_expired(ctx: Ctx) -> CaseResult {
     let mut live = ctx.session(None);
     live.set_expiry(Expiry::Seconds(3600)).await?;
@@ -1135,6 +1303,10 @@ table! {
     idle_timeout_ends_an_idle_session: Expiry, ClockExpiry, StoredExpiry;
     idle_touch_is_throttled_and_keeps_an_active_session_alive: Expiry, ClockExpiry, StoredExpiry;
     touch_extends_without_changing_data_and_never_revives;
+    user_index_follows_login_cycle_and_delete: UserIndex, ServerSide;
+    log_out_everywhere_ends_every_other_session: UserIndex, ServerSide;
+    user_index_shrinks_back_after_expiry: UserIndex, ServerSide, ClockExpiry, ClearExpired;
+    log_out_everywhere_racing_logins: UserIndex, ServerSide;
     clear_expired: ServerSide, ClearExpired, ClockExpiry;
     session_load_does_not_create_record: ServerSide;
     save_does_not_resurrect_session_deleted_elsewhere: ServerSide;

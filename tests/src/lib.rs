@@ -46,6 +46,9 @@ pub struct Capabilities {
     /// the expiry each save computes, so a case's own policy (an idle timeout) does not reach
     /// it; such engines test their idle timeout in their own crate.
     pub expiry_by_own_settings: bool,
+    /// The store keeps a user index: `sessions_of` and `log_out_everywhere` work
+    /// (`session_core::users::IndexedStore`).
+    pub user_index: bool,
 }
 
 impl Capabilities {
@@ -57,6 +60,7 @@ impl Capabilities {
         clear_expired: true,
         max_session_bytes: None,
         expiry_by_own_settings: false,
+        user_index: false,
     };
 }
 
@@ -77,6 +81,8 @@ pub enum Needs {
     LargeSessions,
     /// A size bound ([`Capabilities::max_session_bytes`]).
     Bounded,
+    /// A user index ([`Capabilities::user_index`]).
+    UserIndex,
     /// The record stores the expiry each save computes (not [`Capabilities::expiry_by_own_settings`]).
     StoredExpiry,
 }
@@ -100,6 +106,9 @@ impl Needs {
             Needs::LargeSessions if caps.max_session_bytes.is_some_and(|m| m < 1 << 20) => Some(
                 "the engine bounds the session size below 1 MiB (checked by its own size case)",
             ),
+            Needs::UserIndex if !caps.user_index => {
+                Some("no user index configured (the engine runs again with one)")
+            }
             Needs::StoredExpiry if caps.expiry_by_own_settings => Some(
                 "the engine judges expiry by its own settings (its idle timeout is tested in its crate)",
             ),

@@ -22,10 +22,34 @@ fn memory_harness() -> Harness {
 async fn reference_engine_passes_every_case() {
     let report = memory_harness().run_and_assert().await;
     assert_eq!(
-        report.skipped, 3,
-        "only the data-in-cookie cases and the size-bound case are skipped"
+        report.skipped, 7,
+        "only the data-in-cookie cases, the size-bound case and the user-index cases are skipped"
     );
     assert!(report.passed >= 48);
+}
+
+/// The reference engine with the in-memory user index: every case runs but the cookie and
+/// size-bound ones.
+#[tokio::test]
+async fn reference_engine_with_a_user_index_passes_every_case() {
+    let report = Harness::new(
+        "memory-indexed",
+        Capabilities {
+            user_index: true,
+            ..Capabilities::SERVER_SIDE
+        },
+        |clock: Arc<dyn Clock>| async move {
+            Ok(Arc::new(session_core::users::IndexedStore::new(
+                Arc::new(MemoryStore::with_clock(clock.clone())),
+                Arc::new(session_core::users::MemoryUserIndex::default()),
+                session_core::ExpiryPolicy::default(),
+                clock,
+            )) as Arc<DynSessionStore>)
+        },
+    )
+    .run_and_assert()
+    .await;
+    assert_eq!(report.skipped, 3);
 }
 
 #[derive(Debug, Clone, Copy)]

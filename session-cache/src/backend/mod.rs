@@ -88,6 +88,25 @@ pub trait CacheBackend: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// Adds `member` to the set under `key` and makes the set live at least `ttl` more
+    /// seconds (the user index). `None` when the backend has no sets (the default).
+    async fn set_add(&self, key: &str, member: &str, ttl: u64) -> Result<Option<()>, Error> {
+        let _ = (key, member, ttl);
+        Ok(None)
+    }
+
+    /// The members of the set under `key`; `None` when the backend has no sets.
+    async fn set_members(&self, key: &str) -> Result<Option<Vec<String>>, Error> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Removes `member` from the set under `key`; `None` when the backend has no sets.
+    async fn set_remove(&self, key: &str, member: &str) -> Result<Option<()>, Error> {
+        let _ = (key, member);
+        Ok(None)
+    }
+
     /// One page of the keys starting with `prefix`: the keys and the cursor of the next page
     /// (`None` at the end). `Ok(None)` when the backend cannot list its keys (the default;
     /// Redis Cluster and Memcached). Used by tools that visit every session.

@@ -28,6 +28,10 @@ pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Commands per pipelined round trip in the batch operations.
 const BATCH: usize = 500;
 
+/// `SADD key member`, then `EXPIRE key ttl` unless the set already lives longer.
+const SET_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 1";
+
 /// `SET key value EX ttl` unless the key holds `guard`: 1 when written, 0 when guarded.
 const SET_UNLESS: &str = "if redis.call('GET', KEYS[1]) == ARGV[3] then return 0 end \
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
@@ -390,6 +394,16 @@ impl CacheBackend for Cluster {
     async fn touch(&self, key: &str, ttl: u64) -> Result<Option<bool>, Error> {
         self.after(self.conn().touch(key, ttl).await).await
     }
+    async fn set_add(&self, key: &str, member: &str, ttl: u64) -> Result<Option<()>, Error> {
+        self.after(self.conn().set_add(key, member, ttl).await)
+            .await
+    }
+    async fn set_members(&self, key: &str) -> Result<Option<Vec<String>>, Error> {
+        self.after(self.conn().set_members(key).await).await
+    }
+    async fn set_remove(&self, key: &str, member: &str) -> Result<Option<()>, Error> {
+        self.after(self.conn().set_remove(key, member).await).await
+    }
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync> Redis<C> {
@@ -442,6 +456,28 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> CacheBackend for Redis<C
             .await
             .map_err(redis_error)?;
         Ok(value.map(|v| (v, (ttl >= 0).then_some(ttl))))
+    }
+
+    /// `SADD`, then the set's TTL raised to `ttl` if lower (one script, one round trip).
+    async fn set_add(&self, key: &str, member: &str, ttl: u64) -> Result<Option<()>, Error> {
+        let _: i64 = redis::Script::new(SET_ADD)
+            .key(key)
+            .arg(member)
+            .arg(ttl)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(Some(()))
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Option<Vec<String>>, Error> {
+        self.query(redis::cmd("SMEMBERS").arg(key)).await.map(Some)
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<Option<()>, Error> {
+        self.query::<i64>(redis::cmd("SREM").arg(key).arg(member))
+            .await
+            .map(|_| Some(()))
     }
 
     /// `EXPIRE key ttl`: 0 when the key is gone.

@@ -640,3 +640,55 @@ async fn memcached_limits_are_clear_errors() {
         "{err}"
     );
 }
+
+/// The Redis user index lives as long as the user's longest session: when the sessions
+/// expire, so does the set (no index that only grows, Spring Session's known leak).
+#[tokio::test]
+async fn the_redis_user_index_expires_with_the_sessions() {
+    use session_core::users::IndexedStore;
+    let url = redis_url();
+    let Some(mut conn) = raw(&url).await else {
+        return unavailable("cache-redis user index", &"no redis");
+    };
+    let prefix = format!("ui{}", &generate_key()[..8]);
+    let cache = Cache::connect(&url, &prefix, 1).await.unwrap();
+    let index =
+        session_cache::CacheUserIndex::new(cache.clone(), Arc::new(session_core::SystemClock));
+    let store = Arc::new(IndexedStore::new(
+        Arc::new(CacheStore::new(cache, ValueFormat::Pickle)),
+        Arc::new(index),
+        session_core::ExpiryPolicy::default(),
+        Arc::new(session_core::SystemClock),
+    ));
+    for _ in 0..3 {
+        let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+        s.insert_value("_auth_user_id", Value::from("42"))
+            .await
+            .unwrap();
+        s.set_expiry(Expiry::Seconds(2)).await.unwrap();
+        s.save(false).await.unwrap();
+    }
+    let set = format!("{prefix}:1:django.contrib.sessions.user{{42}}");
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 3);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        (1..=2).contains(&ttl),
+        "the set lives as long as the sessions: {ttl}"
+    );
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0, "gone with the sessions");
+}

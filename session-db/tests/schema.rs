@@ -289,3 +289,54 @@ async fn mysql_data_only_user_passes_the_suite_and_runs_no_ddl() {
     .await;
     sqlx_execute(&admin, &format!("DROP USER '{user}'@'%'")).await;
 }
+
+/// The user index's side tables shrink back when sessions expire (no index that only grows,
+/// Spring Session's known leak): `clear_expired` removes the entries with the sessions.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn the_user_index_shrinks_back_after_sessions_expire() {
+    use session_core::users::{IndexedStore, UserIndex};
+    use session_core::{Expiry, ManualClock, Session, SessionConfig, SessionStore};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix(1_800_000_000.0);
+    let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
+    let db = session_db::DbStore::connect_with(
+        &url,
+        session_core::Settings::new("leak-test")
+            .unwrap()
+            .session_signer(),
+        std::sync::Arc::new(clock.clone()),
+        session_db::DbOptions::default(),
+    )
+    .await
+    .unwrap();
+    db.ensure_schema().await.unwrap();
+    let index = db.user_index();
+    index.ensure_schema().await.unwrap();
+    let store = std::sync::Arc::new(IndexedStore::new(
+        std::sync::Arc::new(db),
+        std::sync::Arc::new(index.clone()),
+        session_core::ExpiryPolicy::default(),
+        std::sync::Arc::new(clock.clone()),
+    ));
+    let config = SessionConfig::default().with_clock(std::sync::Arc::new(clock.clone()));
+    for i in 0..20 {
+        let mut s = Session::new(store.clone(), config.clone(), None);
+        s.insert_value(
+            "_auth_user_id",
+            session_core::Value::from(format!("{}", i % 4)),
+        )
+        .await
+        .unwrap();
+        s.set_expiry(Expiry::Seconds(60)).await.unwrap();
+        s.save(false).await.unwrap();
+    }
+    assert_eq!(index.entries().await.unwrap(), Some(20));
+    clock.advance_secs(61);
+    assert_eq!(store.clear_expired().await.unwrap(), Some(20));
+    assert_eq!(
+        index.entries().await.unwrap(),
+        Some(0),
+        "no entry outlives its session"
+    );
+}

@@ -148,6 +148,48 @@ const BUILTIN_FEATURES: &[(&str, &str)] = &[
     ("cached_db", "cached_db"),
 ];
 
+session_core::settings_table! {
+    /// The user index's setting.
+    #[derive(Debug, Clone)]
+    pub struct UserIndexSettings {
+        /// `SESSION_USER_INDEX` (not a Django setting): keep an index from user id
+        /// (`_auth_user_id`) to session keys, so `sessions_of` and `log_out_everywhere` work:
+        /// SQL side tables (db, cached_db), Redis sets (cache on Redis), the process's memory
+        /// (cache on moka), a directory scan (file). Not possible on Memcached or signed
+        /// cookies. Default off.
+        enabled: bool = "SESSION_USER_INDEX" => false,
+    }
+}
+
+/// Wraps `store` with `index` (see [`session_core::users`]).
+#[allow(dead_code)]
+fn with_index(
+    store: Arc<DynSessionStore>,
+    index: Arc<dyn session_core::users::UserIndex>,
+    settings: &Settings,
+) -> Arc<DynSessionStore> {
+    Arc::new(session_core::users::IndexedStore::new(
+        store,
+        index,
+        session_core::ExpiryPolicy::from_settings(settings),
+        Arc::new(session_core::SystemClock),
+    ))
+}
+
+/// Whether `SESSION_USER_INDEX` is on.
+#[allow(dead_code)]
+fn index_wanted(settings: &Settings) -> Result<bool, BuildError> {
+    Ok(UserIndexSettings::from_settings(settings)?.enabled)
+}
+
+#[allow(dead_code)]
+fn no_index(engine: &str, why: &str) -> BuildError {
+    BuildError::Config(ConfigError::Invalid {
+        setting: "SESSION_USER_INDEX",
+        reason: format!("not possible with the {engine} engine: {why}"),
+    })
+}
+
 /// The built-in engines this build compiles, under their short names.
 fn builtin_engines() -> Vec<EngineSpec> {
     #[allow(unused_mut)]
@@ -155,16 +197,35 @@ fn builtin_engines() -> Vec<EngineSpec> {
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     engines.push(
         EngineSpec::new("db", |settings: Settings| async move {
-            session_db::DbStore::from_settings(&settings)
+            let store = session_db::DbStore::from_settings(&settings)
                 .await
-                .map_err(|e| BuildError::from(Error::from(e)))
+                .map_err(|e| BuildError::from(Error::from(e)))?;
+            if !index_wanted(&settings)? {
+                return Ok::<_, BuildError>(Arc::new(store) as Arc<DynSessionStore>);
+            }
+            let index = store.user_index();
+            let db = session_db::DbSettings::from_settings(&settings)?;
+            if db
+                .create_table
+                .unwrap_or(store.backend() == session_db::Backend::Sqlite)
+            {
+                index.ensure_schema().await?;
+            }
+            Ok(with_index(Arc::new(store), Arc::new(index), &settings))
         })
         .settings(<session_db::DbSettings as session_core::SettingsGroup>::NAMES),
     );
     #[cfg(feature = "file")]
     engines.push(
         EngineSpec::new("file", |settings: Settings| async move {
-            session_file::FileStore::from_settings(&settings)
+            let store: Arc<DynSessionStore> =
+                Arc::new(session_file::FileStore::from_settings(&settings)?);
+            if !index_wanted(&settings)? {
+                return Ok::<_, BuildError>(store);
+            }
+            // No shared place for an index: a scan of the directory (complete, O(sessions)).
+            let index = Arc::new(session_core::users::ScanUserIndex::new(store.clone()));
+            Ok(with_index(store, index, &settings))
         })
         .settings(<session_file::FileSettings as session_core::SettingsGroup>::NAMES),
     );
@@ -172,6 +233,12 @@ fn builtin_engines() -> Vec<EngineSpec> {
     engines.push(EngineSpec::new(
         "signed_cookies",
         |settings: Settings| async move {
+            if index_wanted(&settings)? {
+                return Err(no_index(
+                    "signed_cookies",
+                    "the sessions live in the browsers' cookies and cannot be ended before they expire",
+                ));
+            }
             Ok::<_, BuildError>(session_cookie_signed::SignedCookieStore::from_settings(
                 &settings,
             ))
@@ -180,14 +247,46 @@ fn builtin_engines() -> Vec<EngineSpec> {
     #[cfg(feature = "cache")]
     engines.push(
         EngineSpec::new("cache", |settings: Settings| async move {
-            session_cache::CacheStore::from_settings(&settings).await
+            let wanted = index_wanted(&settings)?;
+            let url = session_cache::CacheSettings::from_settings(&settings)?.url;
+            if wanted && url.is_some_and(|u| u.as_str().starts_with("memcached://")) {
+                return Err(no_index(
+                    "cache",
+                    "Memcached can neither group nor list keys (use Redis or the db engine to log users out everywhere)",
+                ));
+            }
+            let store = session_cache::CacheStore::from_settings(&settings).await?;
+            if !wanted {
+                return Ok::<_, BuildError>(Arc::new(store) as Arc<DynSessionStore>);
+            }
+            let cache = store.cache().clone();
+            let index: Arc<dyn session_core::users::UserIndex> = match cache.backend().kind() {
+                "moka" => Arc::new(session_core::users::MemoryUserIndex::default()),
+                _ => Arc::new(session_cache::CacheUserIndex::new(
+                    cache,
+                    Arc::new(session_core::SystemClock),
+                )),
+            };
+            Ok(with_index(Arc::new(store), index, &settings))
         })
         .settings(<session_cache::CacheSettings as session_core::SettingsGroup>::NAMES),
     );
     #[cfg(feature = "cached_db")]
     engines.push(
         EngineSpec::new("cached_db", |settings: Settings| async move {
-            session_cached_db::CachedDbStore::from_settings(&settings).await
+            let store = session_cached_db::CachedDbStore::from_settings(&settings).await?;
+            if !index_wanted(&settings)? {
+                return Ok::<_, BuildError>(Arc::new(store) as Arc<DynSessionStore>);
+            }
+            let index = store.db().user_index();
+            let db = session_db::DbSettings::from_settings(&settings)?;
+            if db
+                .create_table
+                .unwrap_or(store.db().backend() == session_db::Backend::Sqlite)
+            {
+                index.ensure_schema().await?;
+            }
+            Ok(with_index(Arc::new(store), Arc::new(index), &settings))
         })
         .settings(<session_db::DbSettings as session_core::SettingsGroup>::NAMES)
         .settings(<session_cache::CacheSettings as session_core::SettingsGroup>::NAMES)
@@ -254,6 +353,11 @@ impl Registry {
             .chain(self.engines.iter().flat_map(|e| e.settings.iter().copied()))
             .chain(
                 <MigrateSettings as session_core::SettingsGroup>::NAMES
+                    .iter()
+                    .copied(),
+            )
+            .chain(
+                <UserIndexSettings as session_core::SettingsGroup>::NAMES
                     .iter()
                     .copied(),
             )

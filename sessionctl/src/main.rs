@@ -106,6 +106,31 @@ enum Command {
     /// that runs DDL: the engines themselves never do on PostgreSQL and MySQL unless
     /// SESSION_DB_CREATE_TABLE is set.
     MigrateSchema,
+    /// List the keys of a user's live sessions (Django's `_auth_user_id`); needs
+    /// SESSION_USER_INDEX=true.
+    Sessions {
+        /// The user's id, as Django stores it (the primary key as a string).
+        #[arg(long, value_name = "ID")]
+        user: String,
+    },
+    /// End every session of a user (log out everywhere); prints how many. Needs
+    /// SESSION_USER_INDEX=true. With --scan, every stored session is read as well, so
+    /// sessions Django created and no Rust request has read yet are ended too.
+    Logout {
+        /// The user's id.
+        #[arg(long, value_name = "ID")]
+        user: String,
+        /// A session to keep (the current one).
+        #[arg(long, value_name = "KEY")]
+        except: Option<String>,
+        /// Also read every stored session (db, file, cache on Redis: engines that can list).
+        #[arg(long)]
+        scan: bool,
+    },
+    /// Read every stored session once, so the user index knows the sessions Django created
+    /// (run it once when turning SESSION_USER_INDEX on beside a Django app); prints how many
+    /// sessions it read.
+    Reindex,
     /// Copy every live session from one engine to another (both configured by the usual
     /// settings), in batches, with progress on stderr. Idempotent: a session already on the
     /// target is left as it is (never overwritten), one already moved is skipped. Resumable:
@@ -328,6 +353,33 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             )
             .await?
         }
+        Command::Sessions { user } => {
+            let store = store(&settings).await?;
+            let Some(keys) = store.sessions_of(&user).await? else {
+                return Err(Fail(1, no_user_index(&*store)));
+            };
+            for key in keys {
+                println!("{key}");
+            }
+        }
+        Command::Logout { user, except, scan } => {
+            let store = store(&settings).await?;
+            if scan {
+                // Reading a session indexes it: the log-out below then finds it.
+                read_every_session(&*store).await?;
+            }
+            let Some(n) = store.log_out_everywhere(&user, except.as_deref()).await? else {
+                return Err(Fail(1, no_user_index(&*store)));
+            };
+            println!("{n}");
+        }
+        Command::Reindex => {
+            let store = store(&settings).await?;
+            if store.sessions_of("").await?.is_none() {
+                return Err(Fail(1, no_user_index(&*store)));
+            }
+            println!("{}", read_every_session(&*store).await?);
+        }
         Command::ClearExpired => {
             // Django's clearsessions; batching engines report progress on a terminal.
             // Interrupted (SIGINT/SIGTERM), it stops between statements — each batch is one
@@ -361,6 +413,39 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+fn no_user_index(store: &DynSessionStore) -> String {
+    format!(
+        "the {} engine keeps no user index here: set SESSION_USER_INDEX=true",
+        store.engine_name()
+    )
+}
+
+/// Loads every stored session once (through the user index, which learns them); how many.
+async fn read_every_session(store: &DynSessionStore) -> Result<u64, Fail> {
+    let mut n = 0u64;
+    let mut cursor: Option<String> = None;
+    loop {
+        let Some(page) = store.list_keys(cursor.as_deref(), 500).await? else {
+            return Err(Fail(
+                1,
+                format!(
+                    "the {} engine cannot list its sessions",
+                    store.engine_name()
+                ),
+            ));
+        };
+        for key in &page.keys {
+            if store.load(key).await?.is_some() {
+                n += 1;
+            }
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(n),
+        }
+    }
 }
 
 /// `sessionctl migrate`: pages through the old engine's keys, moving each session with the

@@ -100,8 +100,23 @@ pub async fn reset(session: &SessionHandle) -> Result<Page, Error> {
 
 const LOGIN_FORM: &str = "<form method=\"post\" action=\"/login/\"><label>Username <input name=\"username\" autocomplete=\"username\" required></label> <button>Log in</button></form>";
 
-/// `/connection/`: who is logged in, or the login form.
+/// `/connection/`: who is logged in — a user Django's `login()` logged in (its
+/// `_auth_user_id` and `_auth_user_backend` keys, shared with the Django app), else the
+/// tutorial's username — or the login form.
 pub async fn connection(session: &SessionHandle) -> Result<Page, Error> {
+    if let Some(id) = session.get::<String>("_auth_user_id").await? {
+        let backend = session
+            .get::<String>("_auth_user_backend")
+            .await?
+            .unwrap_or_default();
+        return Ok(Page {
+            extra: format!(
+                "<p>Through Django's login (<code>{}</code>).</p><p><a href=\"/logout/\">Log out</a></p>",
+                escape(&backend)
+            ),
+            ..Page::ok("Log in", format!("Logged in as user #{id}."))
+        });
+    }
     Ok(match session.get::<String>("username").await? {
         Some(user) => Page {
             extra: "<p><a href=\"/logout/\">Log out</a></p>".into(),

@@ -365,3 +365,64 @@ async fn the_demo_and_django_share_one_visit_counter() {
         );
     }
 }
+
+/// A user Django's `login()` logged in is shown by the demo's `/connection/` (it reads
+/// Django's `_auth_user_id`), on the same database; the demo's log-out ends it for Django.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_shows_a_user_logged_in_by_django() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("project.sqlite3").display());
+    let secret = "demo-connection-secret-0123456789abcdefgh";
+    let Some(django) = Django::locate(
+        "demo /connection/ with Django",
+        serde_json::json!({"engine": "db", "secret": secret, "database_url": db, "auth": true}),
+    ) else {
+        return;
+    };
+    django.run("auth_setup", &[], "").await;
+    let id = django.run("create_user", &["grace", "pw"], "").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = django.run("login", &["-", "grace"], "").await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pairs = [
+        ("SECRET_KEY", secret.to_owned()),
+        ("DATABASE_URL", db.clone()),
+    ];
+    let Some(base) = serve("demo /connection/", &pairs, dir.path()).await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("{base}/connection/"))
+        .header("Cookie", format!("sessionid={key}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("Logged in as user #{id}.")),
+        "{page}"
+    );
+    assert!(
+        page.contains("django.contrib.auth.backends.ModelBackend"),
+        "{page}"
+    );
+    let out = client
+        .get(format!("{base}/logout/"))
+        .header("Cookie", format!("sessionid={key}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success());
+    assert_eq!(
+        django.run("get_user", &[&key], "").await["id"],
+        serde_json::json!(null),
+        "the demo's log-out is Django's flush: Django sees no user"
+    );
+}

@@ -42,6 +42,10 @@ session_core::settings_table! {
         /// `SESSION_FILE_ALLOW_SHARED_DIR` (not a Django setting, default false): accept a
         /// session directory that every local user can write to.
         allow_shared_dir: bool = "SESSION_FILE_ALLOW_SHARED_DIR" => false,
+        /// `SESSION_FILE_FSYNC` (not a Django setting, default true): fsync each written file
+        /// and its directory, so an acknowledged save survives a power loss. Django's file
+        /// engine does not (false gives Django's durability, at several times the speed).
+        fsync: bool = "SESSION_FILE_FSYNC" => true,
     }
 }
 
@@ -129,13 +133,14 @@ impl FileStore {
                 ),
             });
         }
-        FileStore::new(
+        Ok(FileStore::new(
             dir,
             &settings.cookie.name,
             settings.session_signer(),
             ExpiryPolicy::from_settings(settings),
             Arc::new(SystemClock),
-        )
+        )?
+        .with_durability(own.fsync))
     }
 
     /// The engine from its parts.

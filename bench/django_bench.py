@@ -24,7 +24,13 @@ files = tempfile.mkdtemp(prefix="django-bench-")
 
 from django.conf import settings  # noqa: E402
 
-caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# LocMemCache culls at 300 entries by default: the create loop would evict the seeded one.
+caches = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 10_000_000},
+    }
+}
 if cfg.get("redis"):
     caches["redis"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -83,9 +89,14 @@ def measure(op):
 
 
 def session_ops(engine, alias=None):
-    if alias:
-        settings.SESSION_CACHE_ALIAS = alias
-    Store = import_module(f"django.contrib.sessions.backends.{engine}").SessionStore
+    backend = import_module(f"django.contrib.sessions.backends.{engine}").SessionStore
+
+    def Store(**kwargs):
+        # The cache engines read SESSION_CACHE_ALIAS when a store is made: set it each time
+        # (locmem for "inproc", Redis for "redis").
+        if alias:
+            settings.SESSION_CACHE_ALIAS = alias
+        return backend(**kwargs)
 
     def create():
         s = Store()

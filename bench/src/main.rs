@@ -1,4 +1,4 @@
-//! `cargo run -p session-bench --release -- [--quick] [--rounds N] [--secs S]`
+//! `cargo run -p session-bench --release -- [--quick] [--rounds N] [--secs S] [--only PREFIX]`
 //!
 //! One interleaved run, side by side on the same machine and services: this project through
 //! its public `Session` API (as an app uses it), the raw clients doing the same round trips
@@ -517,6 +517,14 @@ async fn main() {
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/sessions_test".into());
     let pg = postgres_subjects(&pg, &mut subjects).await.map(|()| pg);
 
+    // `--only PREFIX`: just the paths starting with it (for profiling one path).
+    if let Some(only) = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+    {
+        subjects.retain(|s| s.path.starts_with(only.as_str()));
+    }
     let mut paths: Vec<String> = subjects.iter().map(|s| s.path.clone()).collect();
     paths.sort();
     paths.dedup();

@@ -180,6 +180,11 @@ impl FileStore {
         }
     }
 
+    /// Whether writes are fsynced (`SESSION_FILE_FSYNC`).
+    pub fn is_durable(&self) -> bool {
+        self.inner.durable
+    }
+
     /// The directory sessions live in.
     pub fn dir(&self) -> &Path {
         &self.inner.dir

@@ -310,3 +310,18 @@ async fn idle_timeout_and_touch_move_the_modification_time_only() {
         "gone an idle window after the last touch"
     );
 }
+
+#[test]
+fn fsync_is_a_setting_on_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().display().to_string();
+    for (value, expected) in [(None, true), (Some("false"), false), (Some("true"), true)] {
+        let mut pairs = vec![("SECRET_KEY", "s"), ("SESSION_FILE_PATH", path.as_str())];
+        if let Some(v) = value {
+            pairs.push(("SESSION_FILE_FSYNC", v));
+        }
+        let settings = Settings::from_pairs(pairs).unwrap();
+        let store = FileStore::from_settings(&settings).unwrap();
+        assert_eq!(store.is_durable(), expected, "{value:?}");
+    }
+}

@@ -18,7 +18,7 @@
 //! serving such an unread session until it is deleted: `sessionctl logout --user ID --scan`
 //! also walks every stored session and deletes them.)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -228,8 +228,9 @@ pub struct IndexedStore {
     index: Arc<dyn UserIndex>,
     policy: ExpiryPolicy,
     clock: Arc<dyn Clock>,
-    /// Sessions this process indexed already (their reads need no index write).
-    seen: Mutex<HashSet<String>>,
+    /// Sessions this process indexed already, with their user (their reads need no index
+    /// write while the user stays the same).
+    seen: Mutex<HashMap<String, String>>,
 }
 
 impl fmt::Debug for IndexedStore {
@@ -264,7 +265,7 @@ impl IndexedStore {
         &self.index
     }
 
-    fn seen(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -276,7 +277,7 @@ impl IndexedStore {
         if seen.len() >= SEEN_LIMIT {
             seen.clear();
         }
-        seen.insert(key.to_owned());
+        seen.insert(key.to_owned(), user.to_owned());
         Ok(())
     }
 
@@ -306,6 +307,12 @@ impl IndexedStore {
         }
     }
 
+    /// Whether this process indexed `key` for `user` already (a key whose user changed
+    /// without a new key is indexed again).
+    fn is_seen(&self, key: &str, user: &str) -> bool {
+        self.seen().get(key).is_some_and(|u| u == user)
+    }
+
     fn default_expiry(&self) -> DateTime<Utc> {
         let now = self.clock.now();
         let age = TimeDelta::try_seconds(self.policy.cookie_age).unwrap_or(TimeDelta::MAX);
@@ -324,7 +331,7 @@ impl IndexedStore {
         let Some(user) = user_of(&data).map(str::to_owned) else {
             return Ok(Some((data, expires_at)));
         };
-        if self.seen().contains(key) {
+        if self.is_seen(key, &user) {
             return Ok(Some((data, expires_at)));
         }
         if let Some(revoked) = self.index.revoked_at(&user).await? {
@@ -390,7 +397,7 @@ impl SessionStore for IndexedStore {
     async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
         let key = self.inner.save(record).await?;
         if let Some(user) = user_of(record.data) {
-            if !self.seen().contains(&key) {
+            if !self.is_seen(&key, user) {
                 self.note(user, &key, record.expires_at).await?;
             }
         }

@@ -366,38 +366,14 @@ impl CachedDbStore {
         }
         Ok(())
     }
-}
-
-/// Reports how a load's cache lookup went: `hit` (no database read), `miss` (read from the
-/// database), `error` (the cache failed; read from the database) or `bypassed` (the cache
-/// is resting after failures). A `tracing` event at TRACE and, with the `metrics` feature,
-/// the counter `session_cached_db_cache_total{result}`.
-fn cache_lookup(result: &'static str) {
-    tracing::trace!(target: "django.contrib.sessions", engine = ENGINE, result, "cache lookup");
-    #[cfg(feature = "metrics")]
-    metrics::counter!("session_cached_db_cache_total", "result" => result).increment(1);
-}
-
-#[async_trait]
-impl SessionStore for CachedDbStore {
-    fn engine_name(&self) -> &'static str {
-        ENGINE
-    }
-
-    fn stores_data_in_cookie(&self) -> bool {
-        false
-    }
-
-    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
-        Ok(self.load_with_expiry(key).await?.map(|(m, _)| m))
-    }
 
     /// The cached copy (its TTL is the session's remaining age when no max staleness caps
     /// it, and Redis/Memcached report it in the same round trip), else the database's row
     /// and `expire_date`.
-    async fn load_with_expiry(
+    async fn lookup(
         &self,
         key: &str,
+        with_ttl: bool,
     ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
         if !is_acceptable_key(key) {
             return Ok(None);
@@ -405,7 +381,13 @@ impl SessionStore for CachedDbStore {
         let full = self.cache_key(key);
         let use_cache = self.cache_usable();
         if use_cache {
-            match self.cache.get_with_ttl(&full).await {
+            // The TTL only when asked (an idle timeout's touch): a plain GET otherwise.
+            let cached = if with_ttl {
+                self.cache.get_with_ttl(&full).await
+            } else {
+                self.cache.get(&full).await.map(|v| v.map(|b| (b, None)))
+            };
+            match cached {
                 Ok(Some((bytes, ttl))) => {
                     if let Some(map) = self.format.decode(&bytes) {
                         cache_lookup("hit");
@@ -448,6 +430,40 @@ impl SessionStore for CachedDbStore {
             }
         }
         Ok(Some((map, Some(expires_at))))
+    }
+}
+
+/// Reports how a load's cache lookup went: `hit` (no database read), `miss` (read from the
+/// database), `error` (the cache failed; read from the database) or `bypassed` (the cache
+/// is resting after failures). A `tracing` event at TRACE and, with the `metrics` feature,
+/// the counter `session_cached_db_cache_total{result}`.
+fn cache_lookup(result: &'static str) {
+    tracing::trace!(target: "django.contrib.sessions", engine = ENGINE, result, "cache lookup");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("session_cached_db_cache_total", "result" => result).increment(1);
+}
+
+#[async_trait]
+impl SessionStore for CachedDbStore {
+    fn engine_name(&self) -> &'static str {
+        ENGINE
+    }
+
+    fn stores_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
+        Ok(self.lookup(key, false).await?.map(|(m, _)| m))
+    }
+
+    /// The cached copy with its expiry (see `lookup`), else the database's row and
+    /// `expire_date`.
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
+        self.lookup(key, true).await
     }
 
     /// The database row's `expire_date` (one UPDATE, no data), then the cached copy's TTL.

@@ -224,36 +224,42 @@ fn codec_subjects(subjects: &mut Vec<Subject>) {
     }
 }
 
-fn tower_subjects(subjects: &mut Vec<Subject>) {
-    use tower_sessions::{MemoryStore, Session as TSession};
-    let store = Arc::new(MemoryStore::default());
+/// tower-sessions doing the same three workloads on one of its stores, under `path`.
+fn tower_subjects<S>(path: &str, store: S, subjects: &mut Vec<Subject>)
+where
+    S: tower_sessions::SessionStore + Clone,
+{
+    use tower_sessions::Session as TSession;
+    let store = Arc::new(store);
     let s1 = store.clone();
     subjects.push(Subject {
-        path: "inproc/create".into(),
+        path: format!("{path}/create"),
         who: "tower",
         op: Box::new(move || {
             let store = s1.clone();
             Box::pin(async move {
                 let s = TSession::new(None, store, None);
                 for (k, v) in small_map() {
-                    s.insert(&k, v.to_python_json()).await.unwrap();
+                    s.insert(&k, v.as_str()).await.unwrap();
                 }
                 s.save().await.unwrap();
             })
         }),
     });
+    // The same data as ours: 5 small keys.
     let id = tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current().block_on(async {
             let s = TSession::new(None, store.clone(), None);
-            s.insert("a", "value-0").await.unwrap();
-            s.insert("n", 0i64).await.unwrap();
+            for (k, v) in small_map() {
+                s.insert(&k, v.as_str()).await.unwrap();
+            }
             s.save().await.unwrap();
             s.id().unwrap()
         })
     });
     let s2 = store.clone();
     subjects.push(Subject {
-        path: "inproc/load".into(),
+        path: format!("{path}/load"),
         who: "tower",
         op: Box::new(move || {
             let store = s2.clone();
@@ -264,7 +270,7 @@ fn tower_subjects(subjects: &mut Vec<Subject>) {
         }),
     });
     subjects.push(Subject {
-        path: "inproc/cycle".into(),
+        path: format!("{path}/cycle"),
         who: "tower",
         op: Box::new(move || {
             let store = store.clone();
@@ -481,7 +487,23 @@ async fn main() {
         SessionConfig::default(),
         &mut subjects,
     );
-    tower_subjects(&mut subjects);
+    tower_subjects(
+        "inproc",
+        tower_sessions_moka_store::MokaStore::new(Some(1_000_000)),
+        &mut subjects,
+    );
+    // Unbounded maps, no eviction: the reference MemoryStore beside tower's MemoryStore.
+    session_ops(
+        "hashmap",
+        Arc::new(session_core::memory::MemoryStore::default()),
+        SessionConfig::default(),
+        &mut subjects,
+    );
+    tower_subjects(
+        "hashmap",
+        tower_sessions::MemoryStore::default(),
+        &mut subjects,
+    );
     let settings = session_core::Settings::new("bench-secret-key").unwrap();
     session_ops(
         "signed",
@@ -525,6 +547,15 @@ async fn main() {
     {
         subjects.retain(|s| s.path.starts_with(only.as_str()));
     }
+    // `--who ours|floor|tower|django`: just that subject (for profiling one side).
+    let who = args
+        .iter()
+        .position(|a| a == "--who")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    if let Some(who) = &who {
+        subjects.retain(|s| s.who == who.as_str());
+    }
     let mut paths: Vec<String> = subjects.iter().map(|s| s.path.clone()).collect();
     paths.sort();
     paths.dedup();
@@ -536,6 +567,11 @@ async fn main() {
             measure(&mut s.op, secs, entry).await;
         }
         let names: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let names = if who.as_deref().is_none_or(|w| w == "django") {
+            names
+        } else {
+            Vec::new()
+        };
         for (path, st) in django(&names, secs, redis.as_deref(), pg.as_deref()) {
             let e = stats.entry((path, "django")).or_default();
             e.ops += st.ops;

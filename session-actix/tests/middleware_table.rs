@@ -347,6 +347,7 @@ async fn an_idle_window_running_out_is_touched_and_the_cookie_follows() {
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 700_000_000).unwrap();
         let mut data = Map::new();
         data.insert("n".into(), 7.into());
+        let data = std::sync::Arc::new(data);
         for (key, left, touched) in [
             ("freshsession01", 500, false),
             ("oldersession01", 200, true),

@@ -6,6 +6,8 @@ mod cache;
 pub mod pickle;
 pub mod users;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use session_core::key::is_acceptable_key;
 use session_core::settings::{ConnectionUrl, SettingValue, SettingsGroup};
@@ -131,12 +133,19 @@ impl ValueFormat {
 pub struct CacheStore {
     cache: Cache,
     format: ValueFormat,
+    /// `KEY_PREFIX:VERSION:django.contrib.sessions.cache`, built once.
+    key_prefix: String,
 }
 
 impl CacheStore {
     /// The engine over a cache, in the given value format.
     pub fn new(cache: Cache, format: ValueFormat) -> CacheStore {
-        CacheStore { cache, format }
+        let key_prefix = cache.full_key(CACHE_KEY_PREFIX);
+        CacheStore {
+            cache,
+            format,
+            key_prefix,
+        }
     }
 
     /// The engine the settings describe (`CACHE_URL`, `CACHE_KEY_PREFIX`, `CACHE_VERSION`,
@@ -155,8 +164,15 @@ impl CacheStore {
 
     /// The full cache key of a session key.
     pub fn cache_key(&self, session_key: &str) -> String {
-        self.cache
-            .full_key(&format!("{CACHE_KEY_PREFIX}{session_key}"))
+        let mut key = String::with_capacity(self.key_prefix.len() + session_key.len());
+        key.push_str(&self.key_prefix);
+        key.push_str(session_key);
+        key
+    }
+
+    /// The in-process cache, where sessions are kept as decoded maps.
+    fn maps(&self) -> Option<&backend::moka::Moka> {
+        self.cache.backend().as_moka()
     }
 }
 
@@ -174,11 +190,26 @@ impl SessionStore for CacheStore {
         if !is_acceptable_key(key) {
             return Ok(None);
         }
+        if let Some(maps) = self.maps() {
+            return Ok(maps
+                .get_map(&self.cache_key(key))
+                .await
+                .map(Arc::unwrap_or_clone));
+        }
         Ok(self
             .cache
             .get(&self.cache_key(key))
             .await?
             .and_then(|b| self.format.decode(&b)))
+    }
+
+    /// In process: the stored map itself, shared (nothing decoded or copied).
+    async fn load_shared(&self, key: &str) -> Result<Option<Arc<Map>>, Error> {
+        match self.maps() {
+            Some(maps) if is_acceptable_key(key) => Ok(maps.get_map(&self.cache_key(key)).await),
+            Some(_) => Ok(None),
+            None => Ok(self.load(key).await?.map(Arc::new)),
+        }
     }
 
     async fn exists(&self, key: &str) -> Result<bool, Error> {
@@ -196,6 +227,10 @@ impl SessionStore for CacheStore {
     ) -> Result<Option<(Map, Option<chrono::DateTime<chrono::Utc>>)>, Error> {
         if !is_acceptable_key(key) {
             return Ok(None);
+        }
+        if self.maps().is_some() {
+            // moka does not report an entry's remaining time.
+            return Ok(self.load(key).await?.map(|m| (m, None)));
         }
         let Some((bytes, ttl)) = self.cache.get_with_ttl(&self.cache_key(key)).await? else {
             return Ok(None);
@@ -225,6 +260,19 @@ impl SessionStore for CacheStore {
         if !is_acceptable_key(record.key) {
             return Err(Error::InvalidKey("not a key this engine generates"));
         }
+        if let Some(maps) = self.maps() {
+            let key = self.cache_key(record.key);
+            let added = match u64::try_from(record.max_age) {
+                // Expired already: stored nothing; the key was free if nothing is there.
+                Ok(0) | Err(_) => !maps.exists(&key).await?,
+                Ok(ttl) => maps.add_map(&key, Arc::clone(record.data), ttl).await,
+            };
+            return if added {
+                Ok(record.key.to_owned())
+            } else {
+                Err(Error::Duplicate)
+            };
+        }
         let bytes = self.format.encode(record.data);
         if self
             .cache
@@ -240,6 +288,19 @@ impl SessionStore for CacheStore {
     async fn save(&self, record: &Record<'_>) -> Result<String, Error> {
         if !is_acceptable_key(record.key) {
             return Err(Error::Gone);
+        }
+        if let Some(maps) = self.maps() {
+            let key = self.cache_key(record.key);
+            let replaced = match u64::try_from(record.max_age) {
+                // Expired: the session ends now.
+                Ok(0) | Err(_) => maps.delete(&key).await?,
+                Ok(ttl) => maps.replace_map(&key, Arc::clone(record.data), ttl).await,
+            };
+            return if replaced {
+                Ok(record.key.to_owned())
+            } else {
+                Err(Error::Gone)
+            };
         }
         let bytes = self.format.encode(record.data);
         if self

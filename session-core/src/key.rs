@@ -1,6 +1,5 @@
 //! Session keys: generation and validation exactly as Django does them.
 
-use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 
 /// The 36 characters session keys are made of (lowercase so case-insensitive file systems
@@ -13,7 +12,8 @@ pub const KEY_LENGTH: usize = 32;
 /// Shortest key Django accepts; anything shorter (or empty) means "no key".
 pub const MIN_KEY_LENGTH: usize = 8;
 
-/// A fresh key: 32 characters drawn uniformly from [`KEY_ALPHABET`] by the OS CSPRNG.
+/// A fresh key: 32 characters drawn uniformly from [`KEY_ALPHABET`] by a CSPRNG (see
+/// [`random_string`]).
 ///
 /// ```
 /// let key = session_core::key::generate_key();
@@ -25,8 +25,11 @@ pub fn generate_key() -> String {
 }
 
 /// Django's `get_random_string`: `length` characters drawn uniformly from the ASCII `alphabet`
-/// by the OS CSPRNG — one `getrandom` call for the whole string (64 random bytes, rejection
-/// sampling keeps every character equally likely), not one per character.
+/// by a cryptographically secure generator: `rand`'s `ThreadRng` (ChaCha12 keyed from the
+/// operating system's CSPRNG, rekeyed from it every 64 KiB of output and after `fork`),
+/// 64 bytes at a time; rejection sampling keeps every character equally likely. Django
+/// reads the OS generator for every key (`secrets`); a userspace ChaCha keyed from it is as
+/// unpredictable and saves a system call per key.
 ///
 /// ```
 /// let s = session_core::key::random_string(50, b"ab");
@@ -37,7 +40,7 @@ pub fn random_string(length: usize, alphabet: &[u8]) -> String {
     let n = alphabet.len();
     let mut out = String::with_capacity(length);
     if n == 0 || n > 256 {
-        let mut rng = OsRng;
+        let mut rng = rand::thread_rng();
         return (0..length)
             .map(|_| char::from(alphabet[rng.gen_range(0..n)]))
             .collect();
@@ -46,8 +49,9 @@ pub fn random_string(length: usize, alphabet: &[u8]) -> String {
     // drawn again.
     let limit = 256 - 256 % n;
     let mut buf = [0u8; 64];
+    let mut rng = rand::thread_rng();
     while out.len() < length {
-        OsRng.fill_bytes(&mut buf);
+        rng.fill_bytes(&mut buf);
         for &b in buf.iter().filter(|b| usize::from(**b) < limit) {
             out.push(char::from(alphabet[usize::from(b) % n]));
             if out.len() == length {
@@ -71,7 +75,7 @@ pub fn validated_key(raw: Option<&str>) -> Option<String> {
 /// Whether every character is in [`KEY_ALPHABET`] — the file engine's guard that keeps a key
 /// from naming a path outside its directory (Django's `InvalidSessionKey`).
 pub fn is_file_safe(key: &str) -> bool {
-    key.bytes().all(|b| KEY_ALPHABET.contains(&b))
+    key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// The longest key any engine accepts (Django's `session_key` column is `varchar(40)`).
@@ -96,6 +100,19 @@ pub fn is_acceptable_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_safe_is_exactly_the_alphabet() {
+        for b in 0..=255u8 {
+            let one = [b; 8];
+            let text = String::from_utf8_lossy(&one);
+            assert_eq!(
+                is_file_safe(&text),
+                KEY_ALPHABET.contains(&b),
+                "byte {b}"
+            );
+        }
+    }
 
     #[test]
     fn generated_keys_differ_and_use_the_alphabet() {

@@ -13,7 +13,7 @@ use crate::key::is_acceptable_key;
 use crate::store::{Record, SessionStore};
 use crate::value::Map;
 
-type Records = HashMap<String, (Map, DateTime<Utc>)>;
+type Records = HashMap<String, (Arc<Map>, DateTime<Utc>)>;
 
 /// Sessions in a `HashMap`, expiring by the record's `expires_at` on the injected clock.
 ///
@@ -102,6 +102,19 @@ impl SessionStore for MemoryStore {
             .lock()
             .get(key)
             .filter(|(_, exp)| *exp > now)
+            .map(|(data, _)| Map::clone(data)))
+    }
+
+    /// The stored map itself (shared, never copied).
+    async fn load_shared(&self, key: &str) -> Result<Option<Arc<Map>>, Error> {
+        if !is_acceptable_key(key) {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        Ok(self
+            .lock()
+            .get(key)
+            .filter(|(_, exp)| *exp > now)
             .map(|(data, _)| data.clone()))
     }
 
@@ -132,7 +145,7 @@ impl SessionStore for MemoryStore {
             .lock()
             .get(key)
             .filter(|(_, exp)| *exp > now)
-            .map(|(data, exp)| (data.clone(), Some(*exp))))
+            .map(|(data, exp)| (Map::clone(data), Some(*exp))))
     }
 
     async fn list_keys(

@@ -207,6 +207,7 @@ impl MigratingStore {
         if max_age <= 0 {
             return Ok(Copy::Nothing);
         }
+        let data = Arc::new(data);
         let record = Record {
             key,
             data: &data,
@@ -234,8 +235,8 @@ impl MigratingStore {
         }
         // Claim the old record. Gone: a concurrent delete (a logout) got there first, and
         // must win — undo the copy.
-        let mut claimed = data.clone();
-        claimed.insert(MOVED_KEY.to_owned(), Value::from(key));
+        let mut claimed = Arc::clone(&data);
+        Arc::make_mut(&mut claimed).insert(MOVED_KEY.to_owned(), Value::from(key));
         let claim = Record {
             key,
             data: &claimed,
@@ -255,7 +256,7 @@ impl MigratingStore {
                 tracing::warn!(target: "django.contrib.sessions", error = %crate::error::report(&e), "a migrated session's old record could not be deleted; it stays claimed and expires by itself");
             }
         }
-        Ok(Copy::Copied(data))
+        Ok(Copy::Copied(Arc::unwrap_or_clone(data)))
     }
 }
 

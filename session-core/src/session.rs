@@ -107,7 +107,9 @@ pub struct Session {
     store: Arc<DynSessionStore>,
     config: SessionConfig,
     key: Option<String>,
-    cache: Option<Map>,
+    /// The data, shared copy-on-write with the store where the engine keeps decoded
+    /// sessions in memory: reading never copies it, the first change in a request does.
+    cache: Option<Arc<Map>>,
     /// When the loaded record expires, as its engine reported it (`None`: not reported, not
     /// loaded, or no record).
     loaded_expiry: Option<DateTime<Utc>>,
@@ -120,7 +122,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("engine", &self.store.engine_name())
             .field("has_key", &self.key.is_some())
-            .field("loaded_entries", &self.cache.as_ref().map(Map::len))
+            .field("loaded_entries", &self.cache.as_ref().map(|m| m.len()))
             .field("accessed", &self.accessed)
             .field("modified", &self.modified)
             .finish()
@@ -180,33 +182,49 @@ impl Session {
 
     /// True when there is no key and nothing loaded or stored in memory. Never loads.
     pub fn is_empty(&self) -> bool {
-        self.key.is_none() && self.cache.as_ref().is_none_or(Map::is_empty)
+        self.key.is_none() && self.cache.as_ref().is_none_or(|m| m.is_empty())
     }
 
     fn set_key(&mut self, key: Option<String>) {
         self.key = validated_key(key.as_deref());
     }
 
-    /// Django's lazy access rule: marks accessed, loads on first use.
-    async fn data_mut(&mut self) -> Result<&mut Map, Error> {
+    /// Django's lazy access rule: marks accessed, loads on first use. Read-only: the data
+    /// is not copied.
+    async fn data_ref(&mut self) -> Result<&Map, Error> {
         self.accessed = true;
         if self.cache.is_none() {
             let data = match self.key.clone() {
-                None => Map::new(),
+                None => Arc::default(),
                 Some(key) => self.load_from_store(&key).await?,
             };
             self.cache = Some(data);
         }
-        Ok(self.cache.get_or_insert_with(Map::new))
+        Ok(self.cache.get_or_insert_with(Arc::default))
     }
 
-    async fn load_from_store(&mut self, key: &str) -> Result<Map, Error> {
+    /// [`data_ref`](Self::data_ref) for a change: copies the data first if the store still
+    /// shares it.
+    async fn data_mut(&mut self) -> Result<&mut Map, Error> {
+        self.data_ref().await?;
+        Ok(Arc::make_mut(self.cache.get_or_insert_with(Arc::default)))
+    }
+
+    /// The data in memory for a write (`{}` when nothing was loaded), shared, not copied.
+    fn data_for_write(&mut self) -> Arc<Map> {
+        self.cache.get_or_insert_with(Arc::default).clone()
+    }
+
+    async fn load_from_store(&mut self, key: &str) -> Result<Arc<Map>, Error> {
         // The stored expiry matters only to the idle timeout's touch: without one, a plain
-        // load (Redis: one GET instead of GET + TTL).
+        // load (Redis: one GET instead of GET + TTL; in-process: the stored map, shared).
         let loaded = if self.config.policy.idle_timeout.is_some() {
-            self.store.load_with_expiry(key).await?
+            self.store
+                .load_with_expiry(key)
+                .await?
+                .map(|(m, at)| (Arc::new(m), at))
         } else {
-            self.store.load(key).await?.map(|m| (m, None))
+            self.store.load_shared(key).await?.map(|m| (m, None))
         };
         self.loaded_expiry = loaded.as_ref().and_then(|(_, at)| *at);
         let loaded = loaded.map(|(data, _)| data).filter(|data| {
@@ -234,19 +252,19 @@ impl Session {
                 // Django's signed-cookie engine: keep the key, mark modified so a fresh
                 // signed `{}` replaces the rejected cookie.
                 self.modified = true;
-                Ok(Map::new())
+                Ok(Arc::default())
             }
             None => {
                 // Unknown or expired: never reuse the key (session fixation).
                 self.key = None;
-                Ok(Map::new())
+                Ok(Arc::default())
             }
         }
     }
 
     /// All data (loads if needed; marks accessed).
     pub async fn data(&mut self) -> Result<&Map, Error> {
-        Ok(self.data_mut().await?)
+        self.data_ref().await
     }
 
     /// Reloads from the store, replacing what is in memory (Django's `load()`): an unknown key
@@ -258,12 +276,12 @@ impl Session {
 
     /// The raw value under `key`.
     pub async fn get_value(&mut self, key: &str) -> Result<Option<Value>, Error> {
-        Ok(self.data_mut().await?.get(key).cloned())
+        Ok(self.data_ref().await?.get(key).cloned())
     }
 
     /// The value under `key` converted through serde.
     pub async fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, Error> {
-        match self.data_mut().await?.get(key) {
+        match self.data_ref().await?.get(key) {
             Some(v) => Ok(Some(from_value(v)?)),
             None => Ok(None),
         }
@@ -288,12 +306,15 @@ impl Session {
 
     /// Whether `key` is present (Django's `key in s`).
     pub async fn contains(&mut self, key: &str) -> Result<bool, Error> {
-        Ok(self.data_mut().await?.contains_key(key))
+        Ok(self.data_ref().await?.contains_key(key))
     }
 
     /// Removes `key` and returns its value (Django's `pop(key)` / `del s[key]`); marks
     /// modified only when it was present. Order of the other entries is kept.
     pub async fn remove(&mut self, key: &str) -> Result<Option<Value>, Error> {
+        if !self.data_ref().await?.contains_key(key) {
+            return Ok(None);
+        }
         let removed = self.data_mut().await?.shift_remove(key);
         if removed.is_some() {
             self.modified = true;
@@ -309,12 +330,11 @@ impl Session {
     /// Django's `setdefault`: returns the existing value, or inserts and returns `value`
     /// (marking modified only then).
     pub async fn setdefault(&mut self, key: &str, value: impl Into<Value>) -> Result<Value, Error> {
-        let data = self.data_mut().await?;
-        if let Some(v) = data.get(key) {
+        if let Some(v) = self.data_ref().await?.get(key) {
             return Ok(v.clone());
         }
         let value = value.into();
-        data.insert(key.to_owned(), value.clone());
+        self.data_mut().await?.insert(key.to_owned(), value.clone());
         self.modified = true;
         Ok(value)
     }
@@ -336,18 +356,18 @@ impl Session {
 
     /// The keys, in insertion order.
     pub async fn keys(&mut self) -> Result<Vec<String>, Error> {
-        Ok(self.data_mut().await?.keys().cloned().collect())
+        Ok(self.data_ref().await?.keys().cloned().collect())
     }
 
     /// The values, in insertion order.
     pub async fn values(&mut self) -> Result<Vec<Value>, Error> {
-        Ok(self.data_mut().await?.values().cloned().collect())
+        Ok(self.data_ref().await?.values().cloned().collect())
     }
 
     /// The entries, in insertion order.
     pub async fn items(&mut self) -> Result<Vec<(String, Value)>, Error> {
         Ok(self
-            .data_mut()
+            .data_ref()
             .await?
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -357,7 +377,7 @@ impl Session {
     /// Empties the data without loading or touching storage; the key is kept. Marks accessed
     /// and modified.
     pub fn clear(&mut self) {
-        self.cache = Some(Map::new());
+        self.cache = Some(Arc::default());
         self.accessed = true;
         self.modified = true;
     }
@@ -406,13 +426,13 @@ impl Session {
     /// The custom expiry currently in the data (loads if needed).
     /// A number out of range set in this request reads as the default policy.
     pub async fn stored_expiry(&mut self) -> Result<StoredExpiry, Error> {
-        Ok(StoredExpiry::of(self.data_mut().await?).unwrap_or(StoredExpiry::Policy))
+        Ok(StoredExpiry::of(self.data_ref().await?).unwrap_or(StoredExpiry::Policy))
     }
 
     /// The absolute deadline and the custom expiry in the data (loads if needed; no copy).
     async fn deadline_and_expiry(&mut self) -> Result<(Option<i64>, StoredExpiry), Error> {
         let limit = self.config.policy.absolute_timeout;
-        let data = self.data_mut().await?;
+        let data = self.data_ref().await?;
         let expiry = StoredExpiry::of(data).unwrap_or(StoredExpiry::Policy);
         Ok((absolute_deadline(limit, data), expiry))
     }
@@ -431,7 +451,7 @@ impl Session {
 
     /// Whether the cookie should be a browser-session cookie.
     pub async fn get_expire_at_browser_close(&mut self) -> Result<bool, Error> {
-        Ok(match self.data_mut().await?.get(EXPIRY_KEY) {
+        Ok(match self.data_ref().await?.get(EXPIRY_KEY) {
             None | Some(Value::Null) => self.config.policy.expire_at_browser_close,
             Some(Value::Bool(b)) => !b,
             Some(Value::Number(n)) => n.as_f64() == 0.0,
@@ -452,7 +472,7 @@ impl Session {
     }
 
     /// The expiry date and age the policy gives, shortened to the absolute `deadline`.
-    fn record<'a>(&self, key: &'a str, data: &'a Map) -> Record<'a> {
+    fn record<'a>(&self, key: &'a str, data: &'a Arc<Map>) -> Record<'a> {
         let (expires_at, max_age) = self.config.expiry_for_save(data);
         Record {
             key,
@@ -467,10 +487,10 @@ impl Session {
     pub async fn create(&mut self) -> Result<(), Error> {
         let now = self.config.clock.now().timestamp();
         let absolute = self.starts_lifetime_at_creation();
-        let cache = self.cache.get_or_insert_with(Map::new);
+        let cache = self.cache.get_or_insert_with(Arc::default);
         if absolute && !cache.contains_key(STARTED_KEY) {
             // The start of the absolute lifetime; kept across cycle_key (same data).
-            cache.insert(STARTED_KEY.to_owned(), Value::from(now));
+            Arc::make_mut(cache).insert(STARTED_KEY.to_owned(), Value::from(now));
         }
         let data = cache.clone();
         for _ in 0..CREATE_ATTEMPTS {
@@ -501,23 +521,22 @@ impl Session {
         if self.key.is_none() {
             return self.create().await;
         }
-        if must_create {
-            self.cache.get_or_insert_with(Map::new);
-        } else {
-            self.data_mut().await?;
+        if !must_create {
+            self.data_ref().await?;
         }
         // The lazy load above resets an unknown key: the record is gone (Django raises
         // UpdateError here too, after picking a key it then fails to update).
         let Some(key) = self.key.clone() else {
             return Err(Error::Gone);
         };
-        let mut data = self.cache.take().unwrap_or_default();
-        if self.starts_lifetime_at_creation() && !data.contains_key(STARTED_KEY) {
+        if self.starts_lifetime_at_creation() && !self.data_for_write().contains_key(STARTED_KEY) {
             // A session made before the limit was set, or by Django: its lifetime starts at
             // its first save here.
             let now = self.config.clock.now().timestamp();
-            data.insert(STARTED_KEY.to_owned(), Value::from(now));
+            let data = self.cache.get_or_insert_with(Arc::default);
+            Arc::make_mut(data).insert(STARTED_KEY.to_owned(), Value::from(now));
         }
+        let data = self.data_for_write();
         let record = self.record(&key, &data);
         let expires_at = record.expires_at;
         let result = if must_create {
@@ -525,7 +544,6 @@ impl Session {
         } else {
             self.store.save(&record).await
         };
-        self.cache = Some(data);
         let new_key = result?;
         self.set_key(Some(new_key));
         self.loaded_expiry = Some(expires_at);
@@ -562,11 +580,10 @@ impl Session {
         let Some(key) = self.key.clone() else {
             return Err(Error::Gone);
         };
-        let data = self.cache.take().unwrap_or_default();
+        let data = self.data_for_write();
         let record = self.record(&key, &data);
         let expires_at = record.expires_at;
         let result = self.store.touch(&record).await;
-        self.cache = Some(data);
         let new_key = result?;
         self.set_key(Some(new_key));
         self.loaded_expiry = Some(expires_at);
@@ -591,7 +608,7 @@ impl Session {
     pub async fn delete(&mut self, key: Option<&str>) -> Result<(), Error> {
         if self.store.stores_data_in_cookie() {
             self.key = None;
-            self.cache = Some(Map::new());
+            self.cache = Some(Arc::default());
             self.modified = true;
             return Ok(());
         }
@@ -617,7 +634,8 @@ impl Session {
     /// fixation). The signed-cookie engine only re-signs: an old cookie stays valid until it
     /// expires.
     pub async fn cycle_key(&mut self) -> Result<(), Error> {
-        let data = self.data_mut().await?.clone();
+        self.data_ref().await?;
+        let data = self.data_for_write();
         if self.store.stores_data_in_cookie() {
             return self.save(false).await;
         }

@@ -15,8 +15,9 @@ use crate::value::Map;
 pub struct Record<'a> {
     /// The session key to write under (ignored by engines whose data lives in the cookie).
     pub key: &'a str,
-    /// The whole session.
-    pub data: &'a Map,
+    /// The whole session, shared: engines that keep sessions in memory hold on to it
+    /// without copying (it reads as a `&Map` everywhere else).
+    pub data: &'a Arc<Map>,
     /// When the session expires (`get_expiry_date()`): the db engine's `expire_date`.
     pub expires_at: DateTime<Utc>,
     /// Seconds until it expires (`get_expiry_age()`): the cache engines' TTL. May be ≤ 0.
@@ -71,6 +72,13 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// The session stored under `key`, if it is live.
     async fn load(&self, key: &str) -> Result<Option<Map>, Error>;
+
+    /// [`load`](Self::load), sharing the stored map where the engine keeps decoded sessions
+    /// in this process (the in-process cache, [`MemoryStore`](crate::memory::MemoryStore)): a
+    /// read-only request then copies nothing. The default wraps [`load`](Self::load).
+    async fn load_shared(&self, key: &str) -> Result<Option<Arc<Map>>, Error> {
+        Ok(self.load(key).await?.map(Arc::new))
+    }
 
     /// Whether a record occupies `key`.
     async fn exists(&self, key: &str) -> Result<bool, Error>;
@@ -180,6 +188,7 @@ macro_rules! forward {
             fn engine_name(&self) -> &'static str { (**self).engine_name() }
             fn stores_data_in_cookie(&self) -> bool { (**self).stores_data_in_cookie() }
             async fn load(&self, key: &str) -> Result<Option<Map>, Error> { (**self).load(key).await }
+            async fn load_shared(&self, key: &str) -> Result<Option<Arc<Map>>, Error> { (**self).load_shared(key).await }
             async fn exists(&self, key: &str) -> Result<bool, Error> { (**self).exists(key).await }
             async fn create(&self, record: &Record<'_>) -> Result<String, Error> { (**self).create(record).await }
             async fn save(&self, record: &Record<'_>) -> Result<String, Error> { (**self).save(record).await }

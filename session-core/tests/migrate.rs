@@ -100,7 +100,7 @@ async fn a_newer_session_on_the_target_is_never_overwritten() {
     let (at, age) = SessionConfig::default().expiry_for_save(&newer);
     new.create(&Record {
         key: &key,
-        data: &newer,
+        data: &std::sync::Arc::new(newer),
         expires_at: at,
         max_age: age,
     })

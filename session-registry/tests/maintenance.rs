@@ -25,7 +25,7 @@ async fn two_instances_clear_expired_sessions_in_the_background() {
     let db = format!("sqlite://{}/s.sqlite3", dir.path().display());
     let first = build_store(&settings(&db, "1")).await.unwrap();
     let second = build_store(&settings(&db, "1")).await.unwrap();
-    let data = Map::new();
+    let data = std::sync::Arc::new(Map::new());
     let now = chrono::Utc::now();
     let mut expired = Vec::new();
     let mut live = Vec::new();

@@ -964,7 +964,7 @@ async fn save_does_not_resurrect_session_deleted_elsewhere(ctx: Ctx) -> CaseResu
 }
 
 async fn store_save_of_missing_record_is_gone(ctx: Ctx) -> CaseResult {
-    let data = Map::new();
+    let data = std::sync::Arc::new(Map::new());
     let key = generate_key();
     let record = Record {
         key: &key,
@@ -984,6 +984,7 @@ async fn create_collision_never_overwrites(ctx: Ctx) -> CaseResult {
     let key = saved(&ctx, &[("owner", "first".into())]).await?;
     let mut other = Map::new();
     other.insert("owner".into(), "second".into());
+    let other = std::sync::Arc::new(other);
     let record = Record {
         key: &key,
         data: &other,

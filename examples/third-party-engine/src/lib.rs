@@ -104,7 +104,7 @@ impl SessionStore for ShardedStore {
         }
         shard.insert(
             record.key.to_owned(),
-            (record.data.clone(), record.expires_at),
+            (Map::clone(record.data), record.expires_at),
         );
         Ok(record.key.to_owned())
     }
@@ -113,7 +113,7 @@ impl SessionStore for ShardedStore {
         // Update only: a session deleted meanwhile is Gone, never brought back.
         match self.shard(record.key).get_mut(record.key) {
             Some(slot) => {
-                *slot = (record.data.clone(), record.expires_at);
+                *slot = (Map::clone(record.data), record.expires_at);
                 Ok(record.key.to_owned())
             }
             None => Err(Error::Gone),

@@ -28,6 +28,12 @@ pub trait CacheBackend: Send + Sync + fmt::Debug {
     /// Whether the cache lives in this process (its contents die with it).
     fn is_in_process(&self) -> bool;
 
+    /// The backend as the in-process moka cache, which can hold decoded session maps (the
+    /// cache engine then skips encoding); `None` for every other backend (the default).
+    fn as_moka(&self) -> Option<&moka::Moka> {
+        None
+    }
+
     /// The value under `key`.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
 

@@ -1,5 +1,10 @@
 //! The in-process moka cache (`memory://[?max_entries=N|max_bytes=N]`, default 100 000
 //! entries): each entry expires by its own TTL.
+//!
+//! Nothing outside the process reads it, so the cache engine keeps sessions here as decoded
+//! maps ([`Moka::get_map`] and friends), shared with the request that saved or loaded them:
+//! no encoding on save, no decoding on load, no copy for a read-only request. Byte values
+//! (the cached_db engine's pickles and tombstones) are kept as bytes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,14 +12,50 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::ops::compute::{CompResult, Op};
-use session_core::Error;
+use session_core::{Error, Map, Value};
 
 use super::{CacheBackend, Connecting, invalid_url};
 
 #[derive(Clone)]
 struct Entry {
-    bytes: Arc<[u8]>,
+    value: Stored,
     ttl: Duration,
+    /// Its size for a `max_bytes` bound (key + value, estimated for maps).
+    weight: u32,
+}
+
+/// What an entry holds.
+#[derive(Clone)]
+enum Stored {
+    Bytes(Arc<[u8]>),
+    Map(Arc<Map>),
+}
+
+impl Stored {
+    /// The value as bytes; a map reads as the pickle the cache engine would have stored.
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Stored::Bytes(b) => b.to_vec(),
+            Stored::Map(m) => crate::pickle::dumps(m),
+        }
+    }
+}
+
+/// About how many bytes a value takes once encoded (a `max_bytes` bound counts it).
+fn estimated_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 8,
+        Value::Array(a) => 8 + a.iter().map(estimated_size).sum::<usize>(),
+        Value::Object(m) => map_size(m),
+        _ => 10,
+    }
+}
+
+fn map_size(map: &Map) -> usize {
+    8 + map
+        .iter()
+        .map(|(k, v)| k.len() + 8 + estimated_size(v))
+        .sum::<usize>()
 }
 
 struct EntryTtl;
@@ -64,9 +105,7 @@ impl Moka {
         let cache = match bound {
             MokaBound::Entries(n) => builder.max_capacity(n).build(),
             MokaBound::Bytes(n) => builder
-                .weigher(|k: &String, v: &Entry| {
-                    u32::try_from(k.len() + v.bytes.len()).unwrap_or(u32::MAX)
-                })
+                .weigher(|_k: &String, v: &Entry| v.weight)
                 .max_capacity(n)
                 .build(),
         };
@@ -74,10 +113,56 @@ impl Moka {
     }
 }
 
-fn entry(value: &[u8], ttl: u64) -> Entry {
+fn entry(key: &str, value: &[u8], ttl: u64) -> Entry {
     Entry {
-        bytes: value.into(),
+        weight: u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX),
+        value: Stored::Bytes(value.into()),
         ttl: Duration::from_secs(ttl),
+    }
+}
+
+fn map_entry(key: &str, map: Arc<Map>, ttl: u64) -> Entry {
+    Entry {
+        weight: u32::try_from(key.len() + map_size(&map)).unwrap_or(u32::MAX),
+        value: Stored::Map(map),
+        ttl: Duration::from_secs(ttl),
+    }
+}
+
+impl Moka {
+    /// The session map under `key` (shared, not copied); a byte value under it reads as
+    /// absent. TTLs are whole seconds, at least 1, as for the byte operations.
+    pub async fn get_map(&self, key: &str) -> Option<Arc<Map>> {
+        match self.cache.get(key).await?.value {
+            Stored::Map(m) => Some(m),
+            Stored::Bytes(_) => None,
+        }
+    }
+
+    /// Stores `map` only if `key` is free; `false` when taken.
+    pub async fn add_map(&self, key: &str, map: Arc<Map>, ttl: u64) -> bool {
+        self.cache
+            .entry(key.to_owned())
+            .or_insert_with(async { map_entry(key, map, ttl) })
+            .await
+            .is_fresh()
+    }
+
+    /// Replaces the value under `key` with `map`, only if there is one (atomically: a
+    /// delete meanwhile wins); `false` when absent.
+    pub async fn replace_map(&self, key: &str, map: Arc<Map>, ttl: u64) -> bool {
+        let new = map_entry(key, map, ttl);
+        let r = self
+            .cache
+            .entry(key.to_owned())
+            .and_compute_with(|old| async move {
+                match old {
+                    Some(_) => Op::Put(new),
+                    None => Op::Nop,
+                }
+            })
+            .await;
+        matches!(r, CompResult::ReplacedWith(_))
     }
 }
 
@@ -108,21 +193,25 @@ impl CacheBackend for Moka {
         true
     }
 
+    fn as_moka(&self) -> Option<&Moka> {
+        Some(self)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.cache.get(key).await.map(|e| e.bytes.to_vec()))
+        Ok(self.cache.get(key).await.map(|e| e.value.bytes()))
     }
 
     async fn add(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
         Ok(self
             .cache
             .entry(key.to_owned())
-            .or_insert(entry(value, ttl))
+            .or_insert(entry(key, value, ttl))
             .await
             .is_fresh())
     }
 
     async fn replace(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Error> {
-        let new = entry(value, ttl);
+        let new = entry(key, value, ttl);
         let r = self
             .cache
             .entry(key.to_owned())
@@ -137,7 +226,9 @@ impl CacheBackend for Moka {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Error> {
-        self.cache.insert(key.to_owned(), entry(value, ttl)).await;
+        self.cache
+            .insert(key.to_owned(), entry(key, value, ttl))
+            .await;
         Ok(())
     }
 
@@ -148,14 +239,16 @@ impl CacheBackend for Moka {
         ttl: u64,
         guard: &[u8],
     ) -> Result<bool, Error> {
-        let new = entry(value, ttl);
+        let new = entry(key, value, ttl);
         let guard: Arc<[u8]> = guard.into();
         let r = self
             .cache
             .entry(key.to_owned())
             .and_compute_with(|old| async move {
                 match old {
-                    Some(e) if *e.value().bytes == *guard => Op::Nop,
+                    Some(e) if matches!(&e.value().value, Stored::Bytes(b) if **b == *guard) => {
+                        Op::Nop
+                    }
                     _ => Op::Put(new),
                 }
             })
@@ -171,8 +264,8 @@ impl CacheBackend for Moka {
             .and_compute_with(|old| async move {
                 match old {
                     Some(e) => Op::Put(Entry {
-                        bytes: e.into_value().bytes,
                         ttl: Duration::from_secs(ttl),
+                        ..e.into_value()
                     }),
                     None => Op::Nop,
                 }

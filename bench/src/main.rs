@@ -476,12 +476,12 @@ async fn main() {
 
     let mut subjects = Vec::new();
     codec_subjects(&mut subjects);
-    let moka =
-        session_cache::Cache::in_process(session_cache::MokaBound::Entries(1_000_000), "", 1);
+    let memory =
+        session_cache::Cache::in_process(session_cache::MemoryBound::Entries(1_000_000), "", 1);
     session_ops(
         "inproc",
         Arc::new(session_cache::CacheStore::new(
-            moka,
+            memory,
             session_cache::ValueFormat::Pickle,
         )),
         SessionConfig::default(),

@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use session_cache::{Cache, CacheStore, MokaBound, ValueFormat};
+use session_cache::{Cache, CacheStore, MemoryBound, ValueFormat};
 use session_core::codec::{SESSION_SALT, Secret, Signer, decode_or_empty};
 use session_core::{DynSessionStore, Session, SessionConfig};
 
@@ -22,7 +22,7 @@ struct World {
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let cache = Cache::in_process(MokaBound::Entries(16), "", 1);
+        let cache = Cache::in_process(MemoryBound::Entries(16), "", 1);
         let store = |f| Arc::new(CacheStore::new(cache.clone(), f)) as Arc<DynSessionStore>;
         World {
             rt: tokio::runtime::Builder::new_current_thread()

@@ -1,11 +1,11 @@
-//! Cache engine speed on Redis and moka: create, load, load + modify + save, beside the floor —
+//! Cache engine speed on Redis and in-process memory: create, load, load + modify + save, beside the floor —
 //! a raw GET + SET of the same bytes on the same kind of connection.
 #![allow(missing_docs)]
 
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_cache::{Cache, CacheStore, MokaBound, ValueFormat};
+use session_cache::{Cache, CacheStore, MemoryBound, ValueFormat};
 use session_core::{Session, SessionConfig};
 
 fn bench(c: &mut Criterion) {
@@ -16,8 +16,8 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
     let mut targets = vec![(
-        "moka",
-        Cache::in_process(MokaBound::Entries(100_000), "bench", 1),
+        "memory",
+        Cache::in_process(MemoryBound::Entries(100_000), "bench", 1),
     )];
     match rt.block_on(Cache::connect(&url, "bench", 1)) {
         Ok(redis) => targets.push(("redis", redis)),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use session_core::Error;
 
-use crate::backend::{self, CacheBackend, moka::Moka, moka::MokaBound};
+use crate::backend::{self, CacheBackend, memory::MemoryBound, memory::MemoryCache};
 
 /// A cache holding raw session values under Django's key function
 /// (`KEY_PREFIX:VERSION:<raw key>`) on any backend. The cache and cached_db engines both
@@ -46,7 +46,7 @@ impl Cache {
     /// Connects to a cache URL; the scheme picks the backend ([`backend::SCHEMES`]):
     /// `redis://host:port/db` (one node), `redis-cluster://h:p,h:p` (a Cluster, seed nodes),
     /// `memcached://h:p[,h:p…]` (one or more Memcached servers, placed as Django's client places
-    /// them), or `memory://[?max_entries=N|max_bytes=N]` (in-process moka, default 100 000
+    /// them), or `memory://[?max_entries=N|max_bytes=N]` (in-process, default 100 000
     /// entries).
     pub async fn connect(url: &str, key_prefix: &str, version: i64) -> Result<Cache, Error> {
         Ok(Cache::new(
@@ -56,9 +56,9 @@ impl Cache {
         ))
     }
 
-    /// An in-process moka cache.
-    pub fn in_process(bound: MokaBound, key_prefix: &str, version: i64) -> Cache {
-        Cache::new(Arc::new(Moka::new(bound)), key_prefix, version)
+    /// An in-process cache.
+    pub fn in_process(bound: MemoryBound, key_prefix: &str, version: i64) -> Cache {
+        Cache::new(Arc::new(MemoryCache::new(bound)), key_prefix, version)
     }
 
     /// The backend underneath.
@@ -66,7 +66,7 @@ impl Cache {
         &self.backend
     }
 
-    /// Whether the cache lives in this process (moka) rather than on a shared server.
+    /// Whether the cache lives in this process (`memory://`) rather than on a shared server.
     pub fn is_in_process(&self) -> bool {
         self.backend.is_in_process()
     }

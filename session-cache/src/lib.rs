@@ -13,7 +13,8 @@ use session_core::key::is_acceptable_key;
 use session_core::settings::{ConnectionUrl, SettingValue, SettingsGroup};
 use session_core::{ConfigError, Error, Map, Record, SessionStore, Settings, Value};
 
-pub use backend::moka::MokaBound;
+pub use backend::memory::MemoryBound;
+use backend::memory::Stored;
 pub use backend::redis::{REDIS_CONNECT_TIMEOUT, REDIS_RESPONSE_TIMEOUT};
 pub use backend::{CacheBackend, SCHEMES};
 pub use cache::Cache;
@@ -171,8 +172,8 @@ impl CacheStore {
     }
 
     /// The in-process cache, where sessions are kept as decoded maps.
-    fn maps(&self) -> Option<&backend::moka::Moka> {
-        self.cache.backend().as_moka()
+    fn maps(&self) -> Option<&backend::memory::MemoryCache> {
+        self.cache.backend().as_memory()
     }
 }
 
@@ -190,11 +191,8 @@ impl SessionStore for CacheStore {
         if !is_acceptable_key(key) {
             return Ok(None);
         }
-        if let Some(maps) = self.maps() {
-            return Ok(maps
-                .get_map(&self.cache_key(key))
-                .await
-                .map(Arc::unwrap_or_clone));
+        if self.maps().is_some() {
+            return Ok(self.load_shared(key).await?.map(Arc::unwrap_or_clone));
         }
         Ok(self
             .cache
@@ -206,7 +204,14 @@ impl SessionStore for CacheStore {
     /// In process: the stored map itself, shared (nothing decoded or copied).
     async fn load_shared(&self, key: &str) -> Result<Option<Arc<Map>>, Error> {
         match self.maps() {
-            Some(maps) if is_acceptable_key(key) => Ok(maps.get_map(&self.cache_key(key)).await),
+            Some(maps) if is_acceptable_key(key) => {
+                Ok(match maps.get_stored(&self.cache_key(key)).await {
+                    Some(Stored::Map(m)) => Some(m),
+                    // Bytes someone wrote under a session key: read as any cache's value.
+                    Some(Stored::Bytes(b)) => self.format.decode(&b).map(Arc::new),
+                    None => None,
+                })
+            }
             Some(_) => Ok(None),
             None => Ok(self.load(key).await?.map(Arc::new)),
         }
@@ -229,7 +234,7 @@ impl SessionStore for CacheStore {
             return Ok(None);
         }
         if self.maps().is_some() {
-            // moka does not report an entry's remaining time.
+            // The in-process cache does not report an entry's remaining time.
             return Ok(self.load(key).await?.map(|m| (m, None)));
         }
         let Some((bytes, ttl)) = self.cache.get_with_ttl(&self.cache_key(key)).await? else {
@@ -325,7 +330,7 @@ impl SessionStore for CacheStore {
         Ok(None)
     }
 
-    /// The sessions under this engine's key prefix (Redis `SCAN` on one node, moka's keys;
+    /// The sessions under this engine's key prefix (Redis `SCAN` on one node, the in-process cache's keys;
     /// not Redis Cluster or Memcached). The cursor is the backend's.
     async fn list_keys(
         &self,

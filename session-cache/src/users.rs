@@ -47,7 +47,7 @@ fn no_sets(cache: &Cache) -> Error {
 }
 
 impl CacheUserIndex {
-    /// The index in `cache` (Redis; Memcached and moka have no sets — for moka use
+    /// The index in `cache` (Redis; Memcached and in-process memory have no sets — in process use
     /// [`MemoryUserIndex`](session_core::users::MemoryUserIndex), which is exact there).
     /// `clock` is the sessions' clock: an entry lives until its session's expiry by it.
     pub fn new(cache: Cache, clock: Arc<dyn Clock>) -> CacheUserIndex {

@@ -1,8 +1,8 @@
-//! The shared conformance suite on moka, Redis, a Redis Cluster and Memcached, a fresh key prefix per case.
+//! The shared conformance suite on in-process memory, Redis, a Redis Cluster and Memcached, a fresh key prefix per case.
 
 use std::sync::Arc;
 
-use session_cache::{Cache, CacheStore, MokaBound, ValueFormat};
+use session_cache::{Cache, CacheStore, MemoryBound, ValueFormat};
 use session_conformance::{Capabilities, Harness, service_url, unavailable};
 use session_core::key::generate_key;
 use session_core::{Clock, DynSessionStore};
@@ -33,12 +33,12 @@ async fn run_with(label: &str, url: String, format: ValueFormat, caps: Capabilit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_moka() {
+async fn conformance_memory() {
     Harness::new(
-        "cache-moka",
+        "cache-memory",
         TTL_CACHE,
         |_clock: Arc<dyn Clock>| async move {
-            let cache = Cache::in_process(MokaBound::Entries(10_000), "", 1);
+            let cache = Cache::in_process(MemoryBound::Entries(10_000), "", 1);
             Ok(Arc::new(CacheStore::new(cache, ValueFormat::Pickle)) as Arc<DynSessionStore>)
         },
     )
@@ -67,7 +67,7 @@ async fn conformance_redis_json_values() {
 }
 
 /// The cache engine with its user index: Redis sets (node and Cluster), or the process's
-/// memory for moka.
+/// memory for the in-process cache.
 async fn run_indexed(label: &str, url: String) {
     if let Err(e) = Cache::connect(&url, "probe", 1).await {
         return unavailable(label, &e);
@@ -123,8 +123,8 @@ async fn conformance_redis_cluster_with_user_index() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_moka_with_user_index() {
-    run_indexed("cache-moka-indexed", "memory://".into()).await;
+async fn conformance_memory_with_user_index() {
+    run_indexed("cache-memory-indexed", "memory://".into()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

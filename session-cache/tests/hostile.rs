@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use session_cache::{Cache, CacheStore, MokaBound, ValueFormat};
+use session_cache::{Cache, CacheStore, MemoryBound, ValueFormat};
 use session_conformance::hostile::{WarningLog, expect_unreadable, serial};
 use session_conformance::{service_url, unavailable};
 use session_core::DynSessionStore;
@@ -101,9 +101,13 @@ async fn run_table(cache: Cache, label: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_values_in_moka_read_as_empty_sessions() {
+async fn hostile_values_in_memory_read_as_empty_sessions() {
     let _serial = serial().await;
-    run_table(Cache::in_process(MokaBound::Bytes(64 << 20), "", 1), "moka").await;
+    run_table(
+        Cache::in_process(MemoryBound::Bytes(64 << 20), "", 1),
+        "memory",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

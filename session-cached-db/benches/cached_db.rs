@@ -1,6 +1,6 @@
 //! cached_db speed: a load that hits the cache, a load that misses (database read + refill),
 //! and load + modify + save, beside the plain db engine's load on the same database.
-//! SQLite + moka always; PostgreSQL + Redis when both answer. Prints the database statements
+//! SQLite + in-process memory always; PostgreSQL + Redis when both answer. Prints the database statements
 //! each path sends (a hit sends none).
 #![allow(missing_docs)]
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_cache::{Cache, MokaBound, ValueFormat};
+use session_cache::{Cache, MemoryBound, ValueFormat};
 use session_cached_db::CachedDbStore;
 use session_core::{Session, SessionConfig, SessionStore, Settings, SystemClock};
 use session_db::{DbOptions, DbStore};
@@ -42,8 +42,8 @@ fn bench(c: &mut Criterion) {
     let mut targets = Vec::new();
     let sqlite = format!("sqlite://{}", dir.path().join("b.sqlite3").display());
     if let Some(db) = rt.block_on(connect(sqlite)) {
-        let cache = Cache::in_process(MokaBound::Entries(100_000), "bench", 1);
-        targets.push(("sqlite-moka", db, cache));
+        let cache = Cache::in_process(MemoryBound::Entries(100_000), "bench", 1);
+        targets.push(("sqlite-memory", db, cache));
     }
     let pg = std::env::var("POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/sessions_test".into());

@@ -1,4 +1,4 @@
-//! The shared conformance suite on SQLite + moka, PostgreSQL + Redis, PostgreSQL + Memcached
+//! The shared conformance suite on SQLite + in-process memory, PostgreSQL + Redis, PostgreSQL + Memcached
 //! and MariaDB + Redis: a
 //! fresh table and a fresh cache key prefix per case.
 
@@ -96,10 +96,10 @@ async fn run_with(label: &str, db_url: String, cache_url: String, with_index: bo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_sqlite_moka() {
+async fn conformance_sqlite_memory() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    run("cached_db-sqlite-moka", url, "memory://".into()).await;
+    run("cached_db-sqlite-memory", url, "memory://".into()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

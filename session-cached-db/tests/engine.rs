@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::json;
-use session_cache::{Cache, MokaBound, ValueFormat};
+use session_cache::{Cache, MemoryBound, ValueFormat};
 use session_cached_db::{CACHE_RETRY_AFTER, CachedDbStore};
 use session_conformance::django::Django;
 use session_conformance::{service_url, unavailable};
@@ -159,7 +159,7 @@ async fn a_miss_judges_expiry_by_the_database_row() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at_unix(1_800_000_000.0);
     let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(clock.clone())).await;
-    let cache = Cache::in_process(MokaBound::Entries(100), "", 1);
+    let cache = Cache::in_process(MemoryBound::Entries(100), "", 1);
     let store = Arc::new(CachedDbStore::new(
         db,
         cache.clone(),
@@ -194,7 +194,7 @@ async fn a_miss_judges_expiry_by_the_database_row() {
 async fn a_save_after_a_concurrent_delete_fails_and_caches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_at(&dir.path().join("s.sqlite3"), Arc::new(SystemClock)).await;
-    let cache = Cache::in_process(MokaBound::Entries(100), "", 1);
+    let cache = Cache::in_process(MemoryBound::Entries(100), "", 1);
     let store = Arc::new(CachedDbStore::new(
         db,
         cache.clone(),
@@ -221,7 +221,7 @@ async fn in_process_caches_see_a_logout_elsewhere_within_the_max_staleness() {
     let instance = |db: DbStore| {
         Arc::new(CachedDbStore::new(
             db,
-            Cache::in_process(MokaBound::Entries(100), "", 1),
+            Cache::in_process(MemoryBound::Entries(100), "", 1),
             ValueFormat::Pickle,
             Some(Duration::from_secs(1)),
         ))

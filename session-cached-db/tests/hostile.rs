@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use session_cache::{Cache, MokaBound, ValueFormat};
+use session_cache::{Cache, MemoryBound, ValueFormat};
 use session_cached_db::CachedDbStore;
 use session_conformance::hostile::{STALL, WarningLog, expect_unreadable, serial};
 use session_core::{
@@ -27,7 +27,7 @@ async fn hostile_cache_entries_and_rows() {
     .await
     .unwrap();
     db.ensure_schema().await.unwrap();
-    let cache = Cache::in_process(MokaBound::Entries(1000), "", 1);
+    let cache = Cache::in_process(MemoryBound::Entries(1000), "", 1);
     let store = Arc::new(CachedDbStore::new(
         db,
         cache.clone(),

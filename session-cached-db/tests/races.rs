@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use session_cache::backend::moka::{Moka, MokaBound};
+use session_cache::backend::memory::{MemoryBound, MemoryCache};
 use session_cache::{Cache, CacheBackend, ValueFormat};
 use session_cached_db::CachedDbStore;
 use session_conformance::{service_url, unavailable};
@@ -140,7 +140,7 @@ async fn db(path: &std::path::Path) -> DbStore {
     db
 }
 
-/// `second` is the other instance's view of the same cache (the same moka, or its own
+/// `second` is the other instance's view of the same cache (the same in-process cache, or its own
 /// connection to the same Redis).
 async fn pair(first: Arc<dyn CacheBackend>, second: Arc<dyn CacheBackend>, prefix: &str) -> Pair {
     let dir = tempfile::tempdir().unwrap();
@@ -271,10 +271,11 @@ async fn every_interleaving(make: impl AsyncFn() -> Pair, label: &str) {
 async fn no_interleaving_brings_a_deleted_session_back_in_process() {
     every_interleaving(
         async || {
-            let moka: Arc<dyn CacheBackend> = Arc::new(Moka::new(MokaBound::Entries(1000)));
-            pair(moka.clone(), moka, "").await
+            let memory: Arc<dyn CacheBackend> =
+                Arc::new(MemoryCache::new(MemoryBound::Entries(1000)));
+            pair(memory.clone(), memory, "").await
         },
-        "moka",
+        "memory",
     )
     .await;
 }

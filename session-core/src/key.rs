@@ -75,7 +75,8 @@ pub fn validated_key(raw: Option<&str>) -> Option<String> {
 /// Whether every character is in [`KEY_ALPHABET`] — the file engine's guard that keeps a key
 /// from naming a path outside its directory (Django's `InvalidSessionKey`).
 pub fn is_file_safe(key: &str) -> bool {
-    key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    key.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// The longest key any engine accepts (Django's `session_key` column is `varchar(40)`).
@@ -106,11 +107,7 @@ mod tests {
         for b in 0..=255u8 {
             let one = [b; 8];
             let text = String::from_utf8_lossy(&one);
-            assert_eq!(
-                is_file_safe(&text),
-                KEY_ALPHABET.contains(&b),
-                "byte {b}"
-            );
+            assert_eq!(is_file_safe(&text), KEY_ALPHABET.contains(&b), "byte {b}");
         }
     }
 

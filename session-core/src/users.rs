@@ -68,7 +68,7 @@ pub trait UserIndex: Send + Sync + fmt::Debug {
     }
 }
 
-/// An index in this process's memory: exact for engines that live in the process (moka, the
+/// An index in this process's memory: exact for engines that live in the process (the in-process cache, the
 /// memory store), a test double otherwise.
 #[derive(Debug, Default)]
 pub struct MemoryUserIndex {

@@ -165,7 +165,7 @@ async fn the_demo_works_on_every_engine() {
             vec![("SESSION_ENGINE", "signed_cookies".into())],
         ),
         (
-            "cache-moka",
+            "cache-memory",
             vec![
                 ("SESSION_ENGINE", "cache".into()),
                 ("CACHE_URL", "memory://".into()),
@@ -217,7 +217,7 @@ async fn the_demo_works_on_every_engine() {
             ],
         ),
         (
-            "cached_db-sqlite-moka",
+            "cached_db-sqlite-memory",
             vec![
                 ("SESSION_ENGINE", "cached_db".into()),
                 ("DATABASE_URL", sqlite("cdb.sqlite3")),

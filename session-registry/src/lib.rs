@@ -155,7 +155,7 @@ session_core::settings_table! {
         /// `SESSION_USER_INDEX` (not a Django setting): keep an index from user id
         /// (`_auth_user_id`) to session keys, so `sessions_of` and `log_out_everywhere` work:
         /// SQL side tables (db, cached_db), Redis sets (cache on Redis), the process's memory
-        /// (cache on moka), a directory scan (file). Not possible on Memcached or signed
+        /// (cache on `memory://`), a directory scan (file). Not possible on Memcached or signed
         /// cookies. Default off.
         enabled: bool = "SESSION_USER_INDEX" => false,
     }
@@ -261,7 +261,7 @@ fn builtin_engines() -> Vec<EngineSpec> {
             }
             let cache = store.cache().clone();
             let index: Arc<dyn session_core::users::UserIndex> = match cache.backend().kind() {
-                "moka" => Arc::new(session_core::users::MemoryUserIndex::default()),
+                "memory" => Arc::new(session_core::users::MemoryUserIndex::default()),
                 _ => Arc::new(session_cache::CacheUserIndex::new(
                     cache,
                     Arc::new(session_core::SystemClock),

@@ -307,6 +307,41 @@ async fn save_doesnt_clear_data(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
+/// Engines may share the stored session with the requests that read it (the in-process
+/// cache does): a change nobody saved must never show in the store, nor in another request
+/// holding the same session.
+async fn unsaved_changes_never_reach_the_store(ctx: Ctx) -> CaseResult {
+    let mut writer = ctx.session(None);
+    writer.insert_value("n", 1).await?;
+    writer.save(false).await?;
+    let key = writer.session_key().unwrap_or_default().to_owned();
+    // Changed after its save, not saved again.
+    writer.insert_value("n", 2).await?;
+    let mut reader = ctx.session(Some(&key));
+    check_eq!(
+        reader.get_value("n").await?,
+        Some(Value::from(1)),
+        "the saved value"
+    );
+    // Two requests on the same session: one changes without saving.
+    let mut other = ctx.session(Some(&key));
+    other.get_value("n").await?;
+    reader.insert_value("n", 3).await?;
+    reader.remove("n").await?;
+    check_eq!(
+        other.get_value("n").await?,
+        Some(Value::from(1)),
+        "unchanged in another request"
+    );
+    let mut fresh = ctx.session(Some(&key));
+    check_eq!(
+        fresh.get_value("n").await?,
+        Some(Value::from(1)),
+        "unchanged in the store"
+    );
+    Ok(())
+}
+
 async fn create_and_save(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(None);
     s.create().await?;
@@ -1283,6 +1318,7 @@ table! {
     cycle: ServerSide;
     cycle_with_no_session_cache;
     save_doesnt_clear_data;
+    unsaved_changes_never_reach_the_store: ServerSide;
     create_and_save;
     decode_round_trip;
     invalid_key;

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use session_core::{ConfigError, Error};
 
 pub mod memcached;
-pub mod moka;
+pub mod memory;
 pub mod redis;
 
 pub(crate) const ENGINE: &str = "cache";
@@ -22,15 +22,15 @@ pub(crate) const ENGINE: &str = "cache";
 /// least 1 (the [`Cache`](crate::Cache) above handles expired TTLs).
 #[async_trait]
 pub trait CacheBackend: Send + Sync + fmt::Debug {
-    /// A short name for logs (`redis`, `redis-cluster`, `memcached`, `moka`).
+    /// A short name for logs (`redis`, `redis-cluster`, `memcached`, `memory`).
     fn kind(&self) -> &'static str;
 
     /// Whether the cache lives in this process (its contents die with it).
     fn is_in_process(&self) -> bool;
 
-    /// The backend as the in-process moka cache, which can hold decoded session maps (the
-    /// cache engine then skips encoding); `None` for every other backend (the default).
-    fn as_moka(&self) -> Option<&moka::Moka> {
+    /// The backend as the in-process cache, which can hold decoded session maps (the cache
+    /// engine then skips encoding); `None` for every other backend (the default).
+    fn as_memory(&self) -> Option<&memory::MemoryCache> {
         None
     }
 
@@ -140,7 +140,7 @@ pub const SCHEMES: &[(&str, Connect)] = &[
     ("redis-cluster://", redis::connect_cluster),
     ("rediss-cluster://", redis::connect_cluster),
     ("memcached://", memcached::connect),
-    ("memory://", moka::connect),
+    ("memory://", memory::connect),
 ];
 
 /// A `CACHE_URL` that cannot be used.

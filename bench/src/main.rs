@@ -422,11 +422,14 @@ fn django(
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/django_bench.py");
     let config =
         serde_json::json!({"paths": paths, "secs": secs, "redis": redis, "postgres": postgres});
+    let mut found = BTreeMap::new();
+    if paths.is_empty() {
+        return found;
+    }
     let out = std::process::Command::new(&python)
         .arg(script)
         .arg(config.to_string())
         .output();
-    let mut found = BTreeMap::new();
     match out {
         Ok(o) if o.status.success() => {
             for line in String::from_utf8_lossy(&o.stdout).lines() {

@@ -246,9 +246,9 @@ impl Signer {
             bytes
         };
         // Django decodes the bytes as Latin-1: each byte is one code point.
-        let text: String = match std::str::from_utf8(&bytes) {
-            Ok(s) if s.is_ascii() => s.to_owned(),
-            _ => bytes.iter().map(|&b| char::from(b)).collect(),
+        let text: std::borrow::Cow<'_, str> = match std::str::from_utf8(&bytes) {
+            Ok(s) if s.is_ascii() => s.into(),
+            _ => bytes.iter().map(|&b| char::from(b)).collect::<String>().into(),
         };
         let value =
             Value::from_python_json(&text).map_err(|_| DecodeError::Malformed("bad JSON"))?;
@@ -356,7 +356,28 @@ fn inflate_bounded(z: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     })
 }
 
+/// [`LENIENT_B64`] on the URL-safe alphabet: the fast path for a payload made only of it
+/// (every payload Django or this crate writes).
+const LENIENT_URL_B64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 fn lenient_b64_decode(payload: &str) -> Option<Vec<u8>> {
+    if payload
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return LENIENT_URL_B64.decode(payload).ok();
+    }
+    lenient_b64_decode_any(payload)
+}
+
+/// Python's rule for any text: `-_` read as `+/`, other characters outside the alphabet
+/// skipped.
+fn lenient_b64_decode_any(payload: &str) -> Option<Vec<u8>> {
     let cleaned: Vec<u8> = payload
         .bytes()
         .filter_map(|b| match b {
@@ -445,6 +466,29 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         let signer = Signer::new(SESSION_SALT, &s, &[]);
         assert!(!format!("{signer:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn base64_fast_path_reads_as_pythons_rule() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut seed = 0x9e37_79b9_u32;
+        for len in 0..48 {
+            for _ in 0..20 {
+                let text: String = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        char::from(alphabet[(seed >> 16) as usize % alphabet.len()])
+                    })
+                    .collect();
+                assert_eq!(
+                    lenient_b64_decode(&text),
+                    lenient_b64_decode_any(&text),
+                    "{text:?}"
+                );
+            }
+        }
+        assert_eq!(lenient_b64_decode("e3-_"), lenient_b64_decode_any("e3+/"));
+        assert_eq!(lenient_b64_decode("e3 0"), Some(b"{}".to_vec()));
     }
 
     #[test]

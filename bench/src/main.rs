@@ -29,6 +29,8 @@ use session_core::codec::{SESSION_SALT, Secret, Signer, derive_key};
 use session_core::key::generate_key;
 use session_core::{DynSessionStore, Map, Session, SessionConfig, Value};
 
+mod sweeps;
+
 type Op = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// One measured thing: a path (`redis/cycle`) and who does it (`ours`, `floor`, `tower`,
@@ -474,6 +476,26 @@ async fn main() {
             .and_then(|i| args.get(i + 1))
             .and_then(|v| v.parse::<f64>().ok())
     };
+    let text = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if let Some(which) = text("--sweep") {
+        let secs = value("--secs").unwrap_or(1.0);
+        let scale_max = value("--scale-max").map_or(1_000_000, |v| v as usize);
+        let servers = sweeps::Servers {
+            redis: Some(
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into()),
+            ),
+            postgres: Some(std::env::var("POSTGRES_URL").unwrap_or_else(|_| {
+                "postgres://postgres:postgres@127.0.0.1:5432/sessions_test".into()
+            })),
+        };
+        sweeps::run(&which, &servers, secs, scale_max).await;
+        return;
+    }
     let rounds = value("--rounds").map_or(if quick { 1 } else { 3 }, |r| r as usize);
     let secs = value("--secs").unwrap_or(if quick { 0.2 } else { 1.0 });
 

@@ -248,7 +248,11 @@ impl Signer {
         // Django decodes the bytes as Latin-1: each byte is one code point.
         let text: std::borrow::Cow<'_, str> = match std::str::from_utf8(&bytes) {
             Ok(s) if s.is_ascii() => s.into(),
-            _ => bytes.iter().map(|&b| char::from(b)).collect::<String>().into(),
+            _ => bytes
+                .iter()
+                .map(|&b| char::from(b))
+                .collect::<String>()
+                .into(),
         };
         let value =
             Value::from_python_json(&text).map_err(|_| DecodeError::Malformed("bad JSON"))?;

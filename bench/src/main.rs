@@ -296,6 +296,20 @@ async fn redis_subjects(url: &str, subjects: &mut Vec<Subject>) -> Option<()> {
         session_cache::ValueFormat::Pickle,
     ));
     session_ops("redis", store, SessionConfig::default(), subjects);
+    // tower-sessions' Redis store (fred, one pipelining client) on the same server.
+    {
+        use tower_sessions_redis_store::fred::prelude::{ClientLike, Config};
+        let config = Config::from_url(url).ok()?;
+        let client =
+            tower_sessions_redis_store::fred::prelude::Client::new(config, None, None, None);
+        let _ = client.connect();
+        client.wait_for_connect().await.ok()?;
+        tower_subjects(
+            "redis",
+            tower_sessions_redis_store::RedisStore::new(client),
+            subjects,
+        );
+    }
     // The floor: the same commands on one raw connection (create = SET NX EX of a value of
     // the same size; cycle = GET + SET XX EX).
     let value = session_cache::ValueFormat::Pickle.encode(&small_map());

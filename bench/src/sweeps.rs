@@ -368,6 +368,10 @@ async fn concurrency(servers: &Servers, secs: f64, out: &mut Out) {
             }
         }
     }
+    // `SWEEP_ONLY="redis/cycle ours"`: one line (for profiling it).
+    if let Ok(only) = std::env::var("SWEEP_ONLY") {
+        targets.retain(|t| format!("{} {}", t.path, t.who).starts_with(only.as_str()));
+    }
     println!("\n### Throughput (cycles/s) against concurrent tasks\n");
     println!("| path | who | 1 task | 8 tasks | 64 tasks | ours ÷ floor at 64 |");
     println!("|---|---|---:|---:|---:|---:|");
@@ -671,7 +675,13 @@ async fn redis_calls(conn: &mut redis::aio::MultiplexedConnection) -> BTreeMap<S
     info.lines()
         .filter_map(|l| {
             let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest.split_once("calls=")?.1.split(',').next()?.parse().ok()?;
+            let calls = rest
+                .split_once("calls=")?
+                .1
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
             Some((name.to_owned(), calls))
         })
         .collect()

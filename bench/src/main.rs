@@ -286,6 +286,60 @@ where
     });
 }
 
+/// The file floor: the fewest system calls that do each workload on a file of the same
+/// encoded session, straight from the thread (no `spawn_blocking`), durability as Django's
+/// (no fsync): create = `open(O_CREAT|O_EXCL)` + `write`; load = `read`; cycle = `read` +
+/// `write` of a temporary file + `rename`.
+fn file_floor(
+    root: &std::path::Path,
+    settings: &session_core::Settings,
+    subjects: &mut Vec<Subject>,
+) {
+    use std::io::Write as _;
+    let dir = root.join("floor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let content = settings
+        .session_signer()
+        .sign_map(&small_map(), chrono::Utc::now());
+    let (d1, c1) = (dir.clone(), content.clone());
+    subjects.push(Subject {
+        path: "file/create".into(),
+        who: "floor",
+        op: Box::new(move || {
+            let path = d1.join(format!("sessionid{}", generate_key()));
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .unwrap();
+            f.write_all(c1.as_bytes()).unwrap();
+            Box::pin(async {})
+        }),
+    });
+    let target = dir.join(format!("sessionid{}", generate_key()));
+    std::fs::write(&target, &content).unwrap();
+    let t1 = target.clone();
+    subjects.push(Subject {
+        path: "file/load".into(),
+        who: "floor",
+        op: Box::new(move || {
+            std::hint::black_box(std::fs::read(&t1).unwrap());
+            Box::pin(async {})
+        }),
+    });
+    subjects.push(Subject {
+        path: "file/cycle".into(),
+        who: "floor",
+        op: Box::new(move || {
+            let data = std::fs::read(&target).unwrap();
+            let tmp = dir.join(format!("tmp{}", &generate_key()[..12]));
+            std::fs::write(&tmp, data).unwrap();
+            std::fs::rename(&tmp, &target).unwrap();
+            Box::pin(async {})
+        }),
+    });
+}
+
 async fn redis_subjects(url: &str, subjects: &mut Vec<Subject>) -> Option<()> {
     let client = redis::Client::open(url).ok()?;
     let conn = client.get_multiplexed_async_connection().await.ok()?;
@@ -572,6 +626,7 @@ async fn main() {
             &mut subjects,
         );
     }
+    file_floor(dir.path(), &settings, &mut subjects);
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
     let redis = redis_subjects(&redis, &mut subjects).await.map(|()| redis);
     let pg = std::env::var("POSTGRES_URL")

@@ -14,7 +14,8 @@
 #![allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
-    clippy::cast_precision_loss
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap
 )]
 
 use std::collections::BTreeMap;
@@ -356,7 +357,8 @@ async fn redis_subjects(url: &str, subjects: &mut Vec<Subject>) -> Option<()> {
         let config = Config::from_url(url).ok()?;
         let client =
             tower_sessions_redis_store::fred::prelude::Client::new(config, None, None, None);
-        let _ = client.connect();
+        // The connection task runs by itself; its handle is not needed.
+        drop(client.connect());
         client.wait_for_connect().await.ok()?;
         tower_subjects(
             "redis",

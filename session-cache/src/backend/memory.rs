@@ -4,7 +4,7 @@
 //! met (or evicted first, being cold), as Django's `LocMemCache` does.
 //!
 //! Nothing outside the process reads it, so the cache engine keeps sessions here as decoded
-//! maps ([`MemoryCache::get_map`] and friends), shared with the request that saved or loaded
+//! maps ([`MemoryCache::get_stored`], [`MemoryCache::add_map`], [`MemoryCache::replace_map`]), shared with the request that saved or loaded
 //! them: no encoding on save, no decoding on load, no copy for a read-only request. Byte
 //! values (the cached_db engine's pickles and tombstones) stay bytes.
 //!

@@ -392,6 +392,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_huge_bound_allocates_nothing_up_front() {
+        for bound in [MemoryBound::Entries(u64::MAX), MemoryBound::Bytes(u64::MAX)] {
+            let cache = MemoryCache::new(bound);
+            assert!(cache.add("k", b"v", 60).await.unwrap());
+            assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entry_bound_is_kept() {
+        let cache = MemoryCache::new(MemoryBound::Entries(1_000));
+        for i in 0..5_000 {
+            cache.set(&format!("k{i}"), b"v", 60).await.unwrap();
+        }
+        let held = cache.cache.len();
+        assert!((500..=1_000).contains(&held), "{held} entries held");
+    }
+
+    #[tokio::test]
     async fn conditional_writes_keep_their_rules() {
         let cache = MemoryCache::new(MemoryBound::Entries(100));
         assert!(!cache.replace("k", b"v", 60).await.unwrap());

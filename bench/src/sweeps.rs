@@ -79,9 +79,10 @@ fn ours_load(store: Arc<DynSessionStore>, data: Map) -> Make {
     })
 }
 
-fn tower_cycle() -> Make {
+/// tower-sessions' cycle on one of its stores, each task on its own session.
+fn tower_cycle<S: tower_sessions::SessionStore + Clone>(store: S) -> Make {
     use tower_sessions::Session as TSession;
-    let store = Arc::new(tower_sessions_moka_store::MokaStore::new(Some(1_000_000)));
+    let store = Arc::new(store);
     Box::new(move || {
         let store = store.clone();
         let id = block(async {
@@ -290,7 +291,7 @@ async fn concurrency(servers: &Servers, secs: f64, out: &mut Out) {
         Target {
             path: "inproc/cycle".into(),
             who: "tower",
-            make: tower_cycle(),
+            make: tower_cycle(tower_sessions_moka_store::MokaStore::new(Some(1_000_000))),
         },
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -321,6 +322,18 @@ async fn concurrency(servers: &Servers, secs: f64, out: &mut Out) {
                 .get_multiplexed_async_connection()
                 .await
                 .unwrap();
+            {
+                use tower_sessions_redis_store::fred::prelude::{Client, ClientLike, Config};
+                let client = Client::new(Config::from_url(url).unwrap(), None, None, None);
+                // The connection task runs by itself; its handle is not needed.
+                drop(client.connect());
+                client.wait_for_connect().await.unwrap();
+                targets.push(Target {
+                    path: "redis/cycle".into(),
+                    who: "tower",
+                    make: tower_cycle(tower_sessions_redis_store::RedisStore::new(client)),
+                });
+            }
             targets.push(Target {
                 path: "redis/cycle".into(),
                 who: "floor",
@@ -951,7 +964,8 @@ fn plot(
         .y_label_area_size(70)
         .build_cartesian_2d(
             (x0 * 0.8..x1 * 1.25).log_scale(),
-            (y0.max(1e-3) * 0.5..y1 * 2.0).log_scale(),
+            // Headroom above the highest line: the legend sits there.
+            (y0.max(1e-3) * 0.5..y1 * 50.0).log_scale(),
         )
         .unwrap();
     chart

@@ -32,6 +32,10 @@ use session_core::{DynSessionStore, Map, Session, SessionConfig, Value};
 
 mod sweeps;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Op = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// One measured thing: a path (`redis/cycle`) and who does it (`ours`, `floor`, `tower`,

@@ -188,11 +188,11 @@ impl SessionStore for CacheStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Map>, Error> {
-        if !is_acceptable_key(key) {
-            return Ok(None);
-        }
         if self.maps().is_some() {
             return Ok(self.load_shared(key).await?.map(Arc::unwrap_or_clone));
+        }
+        if !is_acceptable_key(key) {
+            return Ok(None);
         }
         Ok(self
             .cache

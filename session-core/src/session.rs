@@ -485,14 +485,9 @@ impl Session {
     /// Persists under a fresh key (Django's `create()`): inserts the data in memory (or `{}`),
     /// retrying with a new key on a duplicate; marks modified.
     pub async fn create(&mut self) -> Result<(), Error> {
-        let now = self.config.clock.now().timestamp();
-        let absolute = self.starts_lifetime_at_creation();
-        let cache = self.cache.get_or_insert_with(Arc::default);
-        if absolute && !cache.contains_key(STARTED_KEY) {
-            // The start of the absolute lifetime; kept across cycle_key (same data).
-            Arc::make_mut(cache).insert(STARTED_KEY.to_owned(), Value::from(now));
-        }
-        let data = cache.clone();
+        // The start of the absolute lifetime; kept across cycle_key (same data).
+        self.mark_lifetime_start();
+        let data = self.data_for_write();
         for _ in 0..CREATE_ATTEMPTS {
             let candidate = generate_key();
             let record = self.record(&candidate, &data);
@@ -529,13 +524,9 @@ impl Session {
         let Some(key) = self.key.clone() else {
             return Err(Error::Gone);
         };
-        if self.starts_lifetime_at_creation() && !self.data_for_write().contains_key(STARTED_KEY) {
-            // A session made before the limit was set, or by Django: its lifetime starts at
-            // its first save here.
-            let now = self.config.clock.now().timestamp();
-            let data = self.cache.get_or_insert_with(Arc::default);
-            Arc::make_mut(data).insert(STARTED_KEY.to_owned(), Value::from(now));
-        }
+        // A session made before the limit was set, or by Django: its lifetime starts at its
+        // first save here.
+        self.mark_lifetime_start();
         let data = self.data_for_write();
         let record = self.record(&key, &data);
         let expires_at = record.expires_at;
@@ -548,6 +539,19 @@ impl Session {
         self.set_key(Some(new_key));
         self.loaded_expiry = Some(expires_at);
         Ok(())
+    }
+
+    /// Records now as the start of the absolute lifetime, when a limit counts from creation
+    /// and the data has no start yet.
+    fn mark_lifetime_start(&mut self) {
+        if !self.starts_lifetime_at_creation() {
+            return;
+        }
+        let now = self.config.clock.now().timestamp();
+        let data = self.cache.get_or_insert_with(Arc::default);
+        if !data.contains_key(STARTED_KEY) {
+            Arc::make_mut(data).insert(STARTED_KEY.to_owned(), Value::from(now));
+        }
     }
 
     /// Whether saves record the start of the absolute lifetime (a limit counted from the

@@ -166,25 +166,25 @@ impl MemoryCache {
         None
     }
 
-    /// Stores `new` only if `key` holds no live entry; `false` when taken.
-    async fn add_entry(&self, key: &str, new: Entry) -> bool {
+    /// Stores `new` under `key` unless a live entry there satisfies `keep` (under the key's
+    /// lock); whether it stored.
+    async fn put_unless(&self, key: &str, new: Entry, keep: impl FnOnce(&Entry) -> bool) -> bool {
         let now = Instant::now();
         let mut new = Some(new);
         let result = self
             .cache
             .entry_async(key, |_, old| {
-                if old.live(now) {
-                    EntryAction::Retain(false)
-                } else {
-                    if let Some(new) = new.take() {
-                        *old = new;
-                    }
-                    EntryAction::Retain(true)
+                if old.live(now) && keep(old) {
+                    return EntryAction::Retain(false);
                 }
+                if let Some(new) = new.take() {
+                    *old = new;
+                }
+                EntryAction::Retain(true)
             })
             .await;
         match result {
-            EntryResult::Retained(added) => added,
+            EntryResult::Retained(stored) => stored,
             EntryResult::Vacant(slot) | EntryResult::Replaced(slot, _) => {
                 if let Some(new) = new.take() {
                     // Refused only when heavier than the whole bound: as if evicted at once.
@@ -194,6 +194,11 @@ impl MemoryCache {
             }
             EntryResult::Removed(..) | EntryResult::Timeout => false,
         }
+    }
+
+    /// Stores `new` only if `key` holds no live entry; `false` when taken.
+    async fn add_entry(&self, key: &str, new: Entry) -> bool {
+        self.put_unless(key, new, |_| true).await
     }
 
     /// Changes the live entry under `key` with `change`, only if there is one (under the
@@ -297,30 +302,8 @@ impl CacheBackend for MemoryCache {
         ttl: u64,
         guard: &[u8],
     ) -> Result<bool, Error> {
-        let now = Instant::now();
-        let mut new = Some(entry(key, value, ttl));
-        let result = self
-            .cache
-            .entry_async(key, |_, old| {
-                if old.live(now) && matches!(&old.value, Stored::Bytes(b) if **b == *guard) {
-                    return EntryAction::Retain(false);
-                }
-                if let Some(new) = new.take() {
-                    *old = new;
-                }
-                EntryAction::Retain(true)
-            })
-            .await;
-        Ok(match result {
-            EntryResult::Retained(written) => written,
-            EntryResult::Vacant(slot) | EntryResult::Replaced(slot, _) => {
-                if let Some(new) = new.take() {
-                    let _ = slot.insert(new);
-                }
-                true
-            }
-            EntryResult::Removed(..) | EntryResult::Timeout => false,
-        })
+        let guarded = |old: &Entry| matches!(&old.value, Stored::Bytes(b) if **b == *guard);
+        Ok(self.put_unless(key, entry(key, value, ttl), guarded).await)
     }
 
     /// The same value under a new deadline, atomically (an entry removed meanwhile stays

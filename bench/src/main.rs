@@ -32,6 +32,53 @@ use session_core::{DynSessionStore, Map, Session, SessionConfig, Value};
 
 mod sweeps;
 
+/// What a run leaves on the shared servers, removed at its end ([`clean_up`]): the tables it
+/// made and the key prefixes it wrote under.
+static LEFTOVERS: std::sync::Mutex<(Vec<String>, Vec<String>)> =
+    std::sync::Mutex::new((Vec::new(), Vec::new()));
+
+fn leave_table(table: &str) {
+    LEFTOVERS.lock().unwrap().0.push(table.to_owned());
+}
+
+fn leave_prefix(prefix: &str) {
+    LEFTOVERS.lock().unwrap().1.push(prefix.to_owned());
+}
+
+/// tower-sessions' sessions expire in 10 minutes (their Redis keys carry no prefix to clean
+/// up by).
+fn tower_expiry() -> tower_sessions::Expiry {
+    tower_sessions::Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(10))
+}
+
+/// Drops the tables and deletes the keys the run left (Django's `djbench` prefix too).
+async fn clean_up(redis: Option<&str>, postgres: Option<&str>) {
+    let (tables, mut prefixes) = std::mem::take(&mut *LEFTOVERS.lock().unwrap());
+    prefixes.push("djbench:".into());
+    if let Some(url) = postgres {
+        if let Ok(pool) = sqlx::PgPool::connect(url).await {
+            for t in &tables {
+                let _ = sqlx::query(&format!("DROP TABLE IF EXISTS \"{t}\" CASCADE"))
+                    .execute(&pool)
+                    .await;
+            }
+        }
+    }
+    let Some(url) = redis else { return };
+    let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
+        return;
+    };
+    for prefix in prefixes {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query(&mut conn)
+            .unwrap_or_default();
+        for chunk in keys.chunks(10_000) {
+            let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+        }
+    }
+}
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -245,7 +292,7 @@ where
         op: Box::new(move || {
             let store = s1.clone();
             Box::pin(async move {
-                let s = TSession::new(None, store, None);
+                let s = TSession::new(None, store, Some(tower_expiry()));
                 for (k, v) in small_map() {
                     s.insert(&k, v.as_str()).await.unwrap();
                 }
@@ -256,7 +303,7 @@ where
     // The same data as ours: 5 small keys.
     let id = tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current().block_on(async {
-            let s = TSession::new(None, store.clone(), None);
+            let s = TSession::new(None, store.clone(), Some(tower_expiry()));
             for (k, v) in small_map() {
                 s.insert(&k, v.as_str()).await.unwrap();
             }
@@ -271,7 +318,7 @@ where
         op: Box::new(move || {
             let store = s2.clone();
             Box::pin(async move {
-                let s = TSession::new(Some(id), store, None);
+                let s = TSession::new(Some(id), store, Some(tower_expiry()));
                 assert!(s.get::<String>("a").await.unwrap().is_some());
             })
         }),
@@ -282,7 +329,7 @@ where
         op: Box::new(move || {
             let store = store.clone();
             Box::pin(async move {
-                let s = TSession::new(Some(id), store, None);
+                let s = TSession::new(Some(id), store, Some(tower_expiry()));
                 let n: i64 = s.get("n").await.unwrap().unwrap_or(0);
                 s.insert("n", n + 1).await.unwrap();
                 s.save().await.unwrap();
@@ -349,6 +396,7 @@ async fn redis_subjects(url: &str, subjects: &mut Vec<Subject>) -> Option<()> {
     let client = redis::Client::open(url).ok()?;
     let conn = client.get_multiplexed_async_connection().await.ok()?;
     let prefix = format!("bench{}", &generate_key()[..6]);
+    leave_prefix(&prefix);
     let cache = session_cache::Cache::connect(url, &prefix, 1).await.ok()?;
     let store: Arc<DynSessionStore> = Arc::new(session_cache::CacheStore::new(
         cache,
@@ -436,6 +484,7 @@ async fn postgres_subjects(url: &str, subjects: &mut Vec<Subject>) -> Option<()>
         table: format!("bench_{}", &generate_key()[..8]),
         ..session_db::DbOptions::default()
     };
+    leave_table(&options.table);
     let table = options.table.clone();
     let db = session_db::DbStore::connect_with(
         url,
@@ -568,6 +617,12 @@ async fn main() {
             })),
         };
         sweeps::run(&which, &servers, secs, scale_max).await;
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(clean_up(
+                servers.redis.as_deref(),
+                servers.postgres.as_deref(),
+            ))
+        });
         return;
     }
     let rounds = value("--rounds").map_or(if quick { 1 } else { 3 }, |r| r as usize);
@@ -680,6 +735,7 @@ async fn main() {
         }
     }
     report(&paths, &stats);
+    clean_up(redis.as_deref(), pg.as_deref()).await;
 }
 
 fn report(paths: &[String], stats: &BTreeMap<(String, &'static str), Stats>) {

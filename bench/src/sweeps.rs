@@ -86,7 +86,7 @@ fn tower_cycle<S: tower_sessions::SessionStore + Clone>(store: S) -> Make {
     Box::new(move || {
         let store = store.clone();
         let id = block(async {
-            let s = TSession::new(None, store.clone(), None);
+            let s = TSession::new(None, store.clone(), Some(crate::tower_expiry()));
             for (k, v) in small_map() {
                 s.insert(&k, v.as_str()).await.unwrap();
             }
@@ -96,7 +96,7 @@ fn tower_cycle<S: tower_sessions::SessionStore + Clone>(store: S) -> Make {
         Box::new(move || {
             let store = store.clone();
             Box::pin(async move {
-                let s = TSession::new(Some(id), store, None);
+                let s = TSession::new(Some(id), store, Some(crate::tower_expiry()));
                 let n: i64 = s.get("n").await.unwrap().unwrap_or(0);
                 s.insert("n", n + 1).await.unwrap();
                 s.save().await.unwrap();
@@ -181,6 +181,7 @@ async fn db_store(
 ) -> Option<(session_db::DbStore, String)> {
     let settings = session_core::Settings::new("bench-secret-key").ok()?;
     let table = format!("bench_{}", &generate_key()[..8]);
+    crate::leave_table(&table);
     let url = match max_connections {
         Some(n) if url.starts_with("postgres") => {
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -211,9 +212,9 @@ fn memory_store() -> Arc<DynSessionStore> {
 }
 
 async fn redis_store(url: &str) -> Option<session_cache::CacheStore> {
-    let cache = session_cache::Cache::connect(url, &format!("sw{}", &generate_key()[..6]), 1)
-        .await
-        .ok()?;
+    let prefix = format!("sw{}", &generate_key()[..6]);
+    crate::leave_prefix(&prefix);
+    let cache = session_cache::Cache::connect(url, &prefix, 1).await.ok()?;
     Some(session_cache::CacheStore::new(
         cache,
         session_cache::ValueFormat::Pickle,
@@ -337,7 +338,11 @@ async fn concurrency(servers: &Servers, secs: f64, out: &mut Out) {
             targets.push(Target {
                 path: "redis/cycle".into(),
                 who: "floor",
-                make: redis_floor_cycle(conn, format!("swf{}", &generate_key()[..6])),
+                make: redis_floor_cycle(conn, {
+                    let prefix = format!("swf{}", &generate_key()[..6]);
+                    crate::leave_prefix(&prefix);
+                    prefix
+                }),
             });
         }
     }
@@ -361,9 +366,16 @@ async fn concurrency(servers: &Servers, secs: f64, out: &mut Out) {
                 make: sql_floor_cycle(pool, store, &table),
             });
             if let Some(redis) = &servers.redis {
-                if let Ok(cache) =
-                    session_cache::Cache::connect(redis, &format!("swc{}", &generate_key()[..6]), 1)
-                        .await
+                if let Ok(cache) = session_cache::Cache::connect(
+                    redis,
+                    &{
+                        let prefix = format!("swc{}", &generate_key()[..6]);
+                        crate::leave_prefix(&prefix);
+                        prefix
+                    },
+                    1,
+                )
+                .await
                 {
                     let cached: Arc<DynSessionStore> =
                         Arc::new(session_cached_db::CachedDbStore::new(
@@ -619,11 +631,9 @@ async fn scale(servers: &Servers, secs: f64, max: usize, out: &mut Out) {
             engines.push(("redis", Arc::new(store.clone()), Raw::Redis(conn, store)));
         }
     }
-    let mut cleanup = Vec::new();
     if let Some(url) = &servers.postgres {
         if let Some((db, table)) = db_store(url, None).await {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
-            cleanup.push((pool.clone(), table.clone()));
             engines.push(("postgres", Arc::new(db), Raw::Postgres(pool, table)));
         }
     }
@@ -669,11 +679,6 @@ async fn scale(servers: &Servers, secs: f64, max: usize, out: &mut Out) {
             cells.join(" | "),
             (hi / lo - 1.0) * 100.0
         );
-    }
-    for (pool, table) in cleanup {
-        let _ = sqlx::query(&format!("DROP TABLE \"{table}\""))
-            .execute(&pool)
-            .await;
     }
 }
 
@@ -833,14 +838,20 @@ async fn roundtrips(servers: &Servers, out: &mut Out) {
             "| db on PostgreSQL | {op} | | {:.2} | {:.2} | {:.2} |",
             per[0], per[1], per[2]
         );
-        drop_table(&admin, &table).await;
     }
     // cached_db: a hit must not touch the database.
     if let (Some(redis), Some(conn)) = (&servers.redis, conn.as_mut()) {
-        let cache =
-            session_cache::Cache::connect(redis, &format!("rtc{}", &generate_key()[..6]), 1)
-                .await
-                .unwrap();
+        let cache = session_cache::Cache::connect(
+            redis,
+            &{
+                let prefix = format!("rtc{}", &generate_key()[..6]);
+                crate::leave_prefix(&prefix);
+                prefix
+            },
+            1,
+        )
+        .await
+        .unwrap();
         let cached = |db: session_db::DbStore| -> Arc<DynSessionStore> {
             Arc::new(session_cached_db::CachedDbStore::new(
                 db,
@@ -861,15 +872,8 @@ async fn roundtrips(servers: &Servers, out: &mut Out) {
                 "| cached_db (PostgreSQL + Redis) | {op} | {parts} | {:.2} | {:.2} | {:.2} |",
                 per[0], per[1], per[2]
             );
-            drop_table(&admin, &table).await;
         }
     }
-}
-
-async fn drop_table(admin: &sqlx::PgPool, table: &str) {
-    let _ = sqlx::query(&format!("DROP TABLE \"{table}\""))
-        .execute(admin)
-        .await;
 }
 
 /// A fresh pool of one connection on an existing table.
